@@ -1,0 +1,50 @@
+"""`python cli.py data check PATH`: is this FER2013 file sound, and what is in it?"""
+from __future__ import annotations
+
+import sys
+
+
+def add_parser(sub):
+    p = sub.add_parser("data", help="inspect FER2013 files",
+                       description="Inspect a FER2013 CSV (plain or .gz) or image folder.")
+    dsub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    c = dsub.add_parser("check", help="count rows per split and label, report bad rows",
+                        description="Read FER2013 and print rows per split and per label and every "
+                                    "problem found. Exits 1 when the file has bad rows, 2 when it "
+                                    "cannot be read at all.")
+    c.add_argument("path", help="fer2013.csv, fer2013.csv.gz, or a folder (train/<label>/*.jpg)")
+    c.add_argument("--ferplus", default="auto",
+                   help="fer2013new.csv to check against (default: one beside the CSV, if any; 'none' to skip)")
+    c.add_argument("--scheme", choices=["fer7", "fer6"], default="fer7")
+    c.add_argument("--no-cache", action="store_true", help="parse the file even if a cached copy exists")
+    return p
+
+
+def run(args) -> int:
+    import warnings
+
+    from ..data import FER2013FormatError, load_fer2013
+
+    ferplus = None if args.ferplus == "none" else args.ferplus
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = load_fer2013(args.path, lenient=True, ferplus=ferplus, cache=not args.no_cache)
+    except FER2013FormatError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{ds.source}: {len(ds)} images")
+    print(ds.counts(args.scheme).to_string())
+    if ds.ferplus_votes is not None:
+        fp = ds.ferplus_labels(args.scheme)
+        has = fp >= 0
+        agree = (fp[has] == ds.y(args.scheme)[has]).mean() if has.any() else float("nan")
+        print(f"FER+: {int(ds.ferplus_not_face.sum())} not-a-face images, "
+              f"{int(has.sum())} with a majority label; FER2013 agrees with it on {agree:.1%}")
+    if ds.problems:
+        print(f"{len(ds.problems)} bad row(s):", file=sys.stderr)
+        for p in ds.problems:
+            print(f"  {p}", file=sys.stderr)
+        return 1
+    print("no problems found")
+    return 0

@@ -1,0 +1,46 @@
+"""`python cli.py train cnn`: the Keras CNN (hours on a 2-core CPU, minutes on a GPU)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def add_parser(tsub):
+    p = tsub.add_parser("cnn", help="the Keras CNN (resumable)",
+                        description="Train the VGG-style CNN on Training with augmentation, pick the "
+                                    "best epoch on PublicTest, and ship it as models/cnn_fer7.keras. "
+                                    "Checkpoints go to --workdir every epoch; running the same command "
+                                    "again resumes where it stopped.")
+    p.add_argument("--data", required=True, help="fer2013.csv[.gz] or its folder")
+    p.add_argument("--epochs", type=int, default=45)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (AdamW, cosine decay)")
+    p.add_argument("--workdir", default="runs/cnn", help="checkpoints and state.json")
+    p.add_argument("--fresh", action="store_true", help="ignore existing checkpoints and start over")
+    p.add_argument("--max-hours", type=float, default=None,
+                   help="stop after the epoch that crosses this budget (resume later)")
+    p.add_argument("--models-dir", default=None, help="where to ship the model (default models/)")
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def run(args) -> int:
+    import shutil
+
+    from .. import zoo
+    from ..cnn import train_cnn
+    from ..data import load_fer2013
+
+    ds = load_fer2013(args.data)
+    tr, va = ds.split("Training"), ds.split("PublicTest")
+    state = train_cnn(tr.images, tr.y(), va.images, va.y(), args.workdir, epochs=args.epochs,
+                      batch_size=args.batch_size, lr=args.lr, resume=not args.fresh,
+                      seed=args.seed, max_hours=args.max_hours, verbose=1)
+    if state["epoch"] < args.epochs:
+        print(f"stopped at epoch {state['epoch']}/{args.epochs}; run the same command to resume")
+        return 0
+    models_dir = Path(args.models_dir or zoo.MODELS_DIR)
+    from ..cnn import export_for_inference
+    export_for_inference(Path(args.workdir) / "best.keras", models_dir / "cnn_fer7.keras")
+    zoo.write_manifest(models_dir)
+    print(f"best PublicTest accuracy {state['best_val_accuracy']:.4f}; shipped {models_dir / 'cnn_fer7.keras'}")
+    return 0
