@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # FER2013 lives beside the checkout in ../shared for developers; users put it in data/.
 DATA   ?= $(firstword $(wildcard ../shared/data/fer2013 data/fer2013.csv.gz data/fer2013.csv data))
 
-.PHONY: setup demo test test-fast bench clean
+.PHONY: setup demo test test-fast bench notebooks clean
 
 setup: $(STAMP)
 
@@ -30,3 +30,7 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
+
+# Re-run every notebook on the full data and save it with its outputs.
+notebooks: $(STAMP)
+	FER_AU_DATA="$(DATA)" $(PY) scripts/run_notebooks.py

@@ -146,3 +146,68 @@ def train_cnn(x_train, y_train, x_val, y_val, out_dir, *, epochs: int = 30, batc
         if max_hours is not None and time.time() - start > max_hours * 3600:
             break
     return state
+
+
+def export_for_inference(checkpoint, target) -> Path:
+    """Copy a checkpoint's weights into a fresh, uncompiled model file (no optimizer
+    state: a third of the size, and nothing training-only to load)."""
+    import keras
+
+    trained = keras.saving.load_model(checkpoint, compile=False)
+    model = build_model(trained.output_shape[-1])
+    model.set_weights(trained.get_weights())
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    model.save(target)
+    return target
+
+
+class EmotionCNN:
+    """The shipped CNN as an estimator: ``predict_proba(faces)`` for (N, 48, 48) uint8 faces.
+
+    Inference goes through one ``tf.function`` traced for any batch size, which
+    costs a fraction of eager ``model(x)`` per call (see bench/accuracy.py).
+    ``tta=True`` also averages the horizontally flipped face (2x the work).
+    """
+
+    classes_ = np.arange(7)
+
+    def __init__(self, model, tta: bool = False):
+        import tensorflow as tf
+
+        self.model = model
+        self.tta = tta
+        self._forward = tf.function(
+            lambda x: model(x, training=False),
+            input_signature=[tf.TensorSpec([None, *INPUT_SHAPE], tf.float32)],
+            reduce_retracing=True)
+
+    @classmethod
+    def load(cls, path, tta: bool = False) -> "EmotionCNN":
+        import keras
+
+        return cls(keras.saving.load_model(path, compile=False), tta=tta)
+
+    def predict_proba(self, faces, batch_size: int = 256) -> np.ndarray:
+        faces = np.asarray(faces)
+        if faces.ndim == 2:
+            faces = faces[None]
+        if faces.shape[1:3] != INPUT_SHAPE[:2]:
+            raise ValueError(f"expected (N, 48, 48) faces, got shape {faces.shape}")
+        x = faces.reshape(len(faces), *INPUT_SHAPE).astype(np.float32)
+        out = []
+        for s in range(0, len(x), batch_size):
+            chunk = x[s:s + batch_size]
+            p = self._forward(chunk).numpy()
+            if self.tta:
+                p = (p + self._forward(chunk[:, :, ::-1].copy()).numpy()) / 2
+            out.append(p)
+        return np.concatenate(out) if out else np.zeros((0, 7), np.float32)
+
+    def predict(self, faces) -> np.ndarray:
+        return self.predict_proba(faces).argmax(axis=1)
+
+
+def load_shipped(models_dir) -> EmotionCNN:
+    """The shipped CNN (``models/cnn_fer7.keras``); the zoo checks its sha256 first."""
+    return EmotionCNN.load(Path(models_dir) / "cnn_fer7.keras")

@@ -186,14 +186,12 @@ def _parse_csv(path: Path, lenient: bool) -> FER2013:
     pixels = df["pixels"].str.strip()
     counts = (pixels.str.count(r"\s+") + 1).where(pixels.str.len() > 0, 0).to_numpy()
     reject(counts != N_PIXELS, lambda i: f"wrong pixel count {counts[i]} (expected {N_PIXELS})")
-    # Non-numeric or out-of-range pixels: a fast regex check on the rows still standing.
-    numeric = pixels.str.fullmatch(r"(?:\d{1,3}\s+)*\d{1,3}").to_numpy(dtype=bool)
-    reject(~numeric, lambda i: "non-numeric pixel values")
-
+    flat = _to_int(pixels, ok)
+    if flat is None:  # some row is not numbers: find which (slow path, only on bad files)
+        numeric = pixels.str.fullmatch(r"(?:\d{1,3}\s+)*\d{1,3}").to_numpy(dtype=bool)
+        reject(~numeric, lambda i: "non-numeric pixel values")
+        flat = _to_int(pixels, ok)
     good = np.flatnonzero(ok)
-    flat = np.array(" ".join(pixels.iloc[good]).split(), dtype=np.int32) if len(good) else \
-        np.zeros(0, dtype=np.int32)
-    flat = flat.reshape(len(good), N_PIXELS)
     big = np.zeros(n, dtype=bool)
     big[good] = flat.max(axis=1, initial=0) > 255
     reject(big, lambda i: "pixel value above 255")
@@ -215,6 +213,20 @@ def _parse_csv(path: Path, lenient: bool) -> FER2013:
         source=src,
         problems=problems,
     )
+
+
+def _to_int(pixels, ok) -> np.ndarray | None:
+    """All kept rows as one (n, 2304) int array, or None if any token is not an integer."""
+    rows = pixels[ok]
+    if len(rows) == 0:
+        return np.zeros((0, N_PIXELS), dtype=np.int32)
+    try:
+        flat = np.array(" ".join(rows).split(), dtype=np.int32)
+    except ValueError:
+        return None
+    if flat.min() < 0:  # '-1' parses as an integer but is no pixel
+        return None
+    return flat.reshape(len(rows), N_PIXELS)
 
 
 def _parse_folder(path: Path, lenient: bool) -> FER2013:

@@ -11,7 +11,7 @@ def add_parser(tsub):
                                     "Checkpoints go to --workdir every epoch; running the same command "
                                     "again resumes where it stopped.")
     p.add_argument("--data", required=True, help="fer2013.csv[.gz] or its folder")
-    p.add_argument("--epochs", type=int, default=45)
+    p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (AdamW, cosine decay)")
     p.add_argument("--workdir", default="runs/cnn", help="checkpoints and state.json")

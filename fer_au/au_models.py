@@ -1,0 +1,353 @@
+"""XGBoost emotion models on the FACS path: (a) ``au`` on action units alone,
+(b) ``au_geom`` on AUs + landmark geometry + appearance (HOG of the aligned face).
+
+>>> model = load_au("models")                       # or fer_au.zoo.load_model("au")
+>>> model.predict_proba(faces48)                    # (N,48,48) uint8 -> (N,7) fer7
+>>> model.predict_proba_landmarks(lm)               # landmarks you already have
+>>> model.predict_proba_landmarks(lm, image=frame)  # au_geom also needs the pixels
+
+Both take landmarks from ``faces.LandmarkPredictor`` and AU intensities from
+``aus.AUEstimator`` (neutral baseline ``models/au_baseline.json``); the XGBoost
+boosters are saved in XGBoost's own JSON format.  ``explain`` gives per-class
+SHAP contributions (XGBoost ``pred_contribs``) for the interpretability tables.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .aus import AU_CODES, AUEstimator, EMFACS
+from .labels import FER7
+
+POSE_COLS = ["Pitch", "Roll", "Yaw"]
+HOG_SIZE = 64                       # aligned face side for HOG, px
+HOG_CELL = 8
+HOG_BLOCK = 2
+
+
+# ---------------------------------------------------------------------------
+# Features
+# ---------------------------------------------------------------------------
+def au_features(est: AUEstimator, landmarks: np.ndarray) -> np.ndarray:
+    """Model (a)'s input: each AU's signed score (the 0-5 intensity before clipping
+    at 0 and 5; negative = the opposite movement), (N, n_AUs)."""
+    return np.clip(est.signed_z(landmarks), -5.0, 10.0).astype(np.float32)
+
+
+def au_feature_names() -> list[str]:
+    return list(AU_CODES)
+
+
+def geometry_features(landmarks: np.ndarray, image_shapes=None) -> np.ndarray:
+    """Shape of the face without pose: canonical-frame landmarks minus the
+    canonical face (136 values), plus head pose (pitch, roll, yaw; degrees)."""
+    from .faces import head_pose
+    from .geometry import CANONICAL_68, to_canonical
+    lm = np.asarray(landmarks, np.float64)
+    can = to_canonical(lm) - CANONICAL_68
+    if image_shapes is None:
+        # pose from the canonical-scale points (perspective of a 48-px crop removed)
+        shapes = [(48, 48)] * len(lm)
+        pose_lm = to_canonical(lm)
+    else:
+        shapes, pose_lm = image_shapes, lm
+    pose = np.array([head_pose(p, s) for p, s in zip(pose_lm, shapes)], np.float64).reshape(-1, 3)
+    return np.hstack([can.reshape(len(lm), -1), np.nan_to_num(pose)]).astype(np.float32)
+
+
+def geometry_feature_names() -> list[str]:
+    return [f"{a}_{i}" for i in range(68) for a in ("dx", "dy")] + POSE_COLS
+
+
+def appearance_features(aligned: np.ndarray) -> np.ndarray:
+    """HOG (9 orientations, 8-px cells, 2x2 blocks) of each face aligned to
+    ``HOG_SIZE`` px (``faces.align_face``), histogram-equalised first."""
+    import cv2
+    from skimage.feature import hog
+    out = []
+    for img in np.asarray(aligned):
+        img = cv2.equalizeHist(np.ascontiguousarray(img, dtype=np.uint8))
+        out.append(hog(img, orientations=9, pixels_per_cell=(HOG_CELL, HOG_CELL),
+                       cells_per_block=(HOG_BLOCK, HOG_BLOCK), block_norm="L2-Hys", feature_vector=True))
+    n = ((HOG_SIZE // HOG_CELL) - HOG_BLOCK + 1) ** 2 * HOG_BLOCK ** 2 * 9
+    return np.asarray(out, np.float32).reshape(len(out), n)
+
+
+def appearance_feature_names() -> list[str]:
+    n = ((HOG_SIZE // HOG_CELL) - HOG_BLOCK + 1) ** 2 * HOG_BLOCK ** 2 * 9
+    return [f"hog_{i}" for i in range(n)]
+
+
+def aligned_crops(images, landmarks, size: int = HOG_SIZE) -> np.ndarray:
+    """``faces.align_face`` of each image (one image per face) at ``size`` px."""
+    from .faces import align_face
+    return np.stack([align_face(img, lm, size) for img, lm in zip(images, landmarks)]) \
+        if len(landmarks) else np.zeros((0, size, size), np.uint8)
+
+
+# ---------------------------------------------------------------------------
+# The model
+# ---------------------------------------------------------------------------
+class AUEmotionModel:
+    """An XGBoost booster over AU (and optionally geometry/appearance) features.
+
+    ``kind`` is ``"au"`` (AUs alone) or ``"au_geom"`` (AUs + geometry + HOG).
+    """
+
+    def __init__(self, booster, estimator: AUEstimator, kind: str = "au"):
+        if kind not in ("au", "au_geom"):
+            raise ValueError(f"unknown AU model kind {kind!r}")
+        self.booster, self.estimator, self.kind = booster, estimator, kind
+        self.classes = list(FER7)
+        self._predictor = None
+
+    @property
+    def needs_appearance(self) -> bool:
+        return self.kind == "au_geom"
+
+    @property
+    def feature_names(self) -> list[str]:
+        names = au_feature_names()
+        if self.kind == "au_geom":
+            names += geometry_feature_names() + appearance_feature_names()
+        return names
+
+    # --- features -----------------------------------------------------------
+    def features(self, landmarks, crops=None) -> np.ndarray:
+        """The model's input matrix from landmarks (and aligned ``HOG_SIZE`` crops)."""
+        lm = np.asarray(landmarks, np.float64).reshape(-1, 68, 2)
+        parts = [au_features(self.estimator, lm)]
+        if self.kind == "au_geom":
+            if crops is None:
+                raise ValueError("the au_geom model also reads the face's pixels: pass image= "
+                                 "(the frame the landmarks are in) or crops= (aligned faces)")
+            parts += [geometry_features(lm), appearance_features(crops)]
+        return np.hstack(parts)
+
+    def _landmarks_of_crops(self, faces48):
+        from .faces import crop_landmarks
+        lm, det, res = crop_landmarks(faces48, cache=len(faces48) >= 500)
+        return lm
+
+    # --- prediction ---------------------------------------------------------
+    def _proba(self, x: np.ndarray) -> np.ndarray:
+        import xgboost as xgb
+        if len(x) == 0:
+            return np.zeros((0, len(FER7)))
+        p = self.booster.predict(xgb.DMatrix(x, feature_names=self.feature_names))
+        return np.asarray(p, np.float64).reshape(len(x), len(FER7))
+
+    def predict_proba(self, faces48) -> np.ndarray:
+        """(N, 48, 48) uint8 FER2013-style crops -> (N, 7) fer7 probabilities.
+
+        Finds each crop's landmarks itself (dlib), then AUs (and features)."""
+        faces48 = np.asarray(faces48, np.uint8).reshape(-1, *np.shape(faces48)[-2:])
+        lm = self._landmarks_of_crops(faces48)
+        crops = aligned_crops(faces48, lm) if self.needs_appearance else None
+        return self._proba(self.features(lm, crops))
+
+    def predict_proba_landmarks(self, landmarks, image=None, crops=None) -> np.ndarray:
+        """(N, 68, 2) landmarks -> (N, 7) fer7 probabilities.
+
+        For the live analyzer that already has landmarks from the full-resolution
+        face.  ``au`` needs nothing else; ``au_geom`` also needs the pixels:
+        ``image`` (the grey frame all N faces' landmarks are in) or ``crops``
+        ((N, HOG_SIZE, HOG_SIZE) faces aligned with ``faces.align_face``)."""
+        lm = np.asarray(landmarks, np.float64).reshape(-1, 68, 2)
+        if self.needs_appearance and crops is None and image is not None:
+            crops = aligned_crops([image] * len(lm), lm)
+        return self._proba(self.features(lm, crops))
+
+    def predict(self, faces48) -> np.ndarray:
+        return self.predict_proba(faces48).argmax(1)
+
+    # --- explanation --------------------------------------------------------
+    def explain(self, x: np.ndarray) -> np.ndarray:
+        """SHAP contributions (N, 7, n_features + 1) from XGBoost's ``pred_contribs``
+        (last column: the bias), in log-odds of each class's softmax score."""
+        import xgboost as xgb
+        c = self.booster.predict(xgb.DMatrix(x, feature_names=self.feature_names), pred_contribs=True)
+        return np.asarray(c).reshape(len(x), len(FER7), -1)
+
+    def save(self, models_dir, prefix: str | None = None) -> list[Path]:
+        models_dir = Path(models_dir)
+        models_dir.mkdir(parents=True, exist_ok=True)
+        booster_file = models_dir / f"{prefix or self.kind}_xgb_fer7.json"
+        self.booster.save_model(str(booster_file))
+        base = models_dir / "au_baseline.json"
+        self.estimator.save(base)
+        return [booster_file, base]
+
+
+def _load(models_dir, kind: str) -> AUEmotionModel:
+    import xgboost as xgb
+
+    from .zoo import verified_path
+    booster = xgb.Booster()
+    booster.load_model(str(verified_path(f"{kind}_xgb_fer7.json", models_dir)))
+    booster.set_param({"nthread": 1})
+    est = AUEstimator.load(verified_path("au_baseline.json", models_dir))
+    return AUEmotionModel(booster, est, kind)
+
+
+def load_au(models_dir=None) -> AUEmotionModel:
+    """The shipped model (a): XGBoost on AU intensities alone."""
+    return _load(models_dir, "au")
+
+
+def load_au_geom(models_dir=None) -> AUEmotionModel:
+    """The shipped model (b): XGBoost on AUs + landmark geometry + HOG appearance."""
+    return _load(models_dir, "au_geom")
+
+
+# ---------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------
+XGB_PARAMS = {
+    "objective": "multi:softprob", "num_class": 7, "eval_metric": "mlogloss",
+    "tree_method": "hist", "nthread": 1, "seed": 0,
+}
+
+
+def train_booster(x_tr, y_tr, x_va, y_va, feature_names, params: dict, rounds: int = 2000,
+                  early_stopping: int = 50, verbose: int = 0, class_weight: bool = False):
+    """Fit one booster on Training, stopping early on the validation (PublicTest) loss."""
+    import xgboost as xgb
+    w = None
+    if class_weight:
+        counts = np.bincount(y_tr, minlength=7).astype(float)
+        cw = np.sqrt(counts.sum() / (7 * np.maximum(counts, 1)))   # softened inverse frequency
+        w = cw[y_tr]
+    dtr = xgb.DMatrix(x_tr, label=y_tr, weight=w, feature_names=feature_names)
+    dva = xgb.DMatrix(x_va, label=y_va, feature_names=feature_names)
+    p = dict(XGB_PARAMS)
+    p.update(params)
+    booster = xgb.train(p, dtr, num_boost_round=rounds, evals=[(dva, "PublicTest")],
+                        early_stopping_rounds=early_stopping, verbose_eval=verbose or False)
+    best = booster.best_iteration + 1
+    booster = booster[:best]          # ship only the trees that helped on PublicTest
+    return booster
+
+
+def fer_features(ds, kind: str, est: AUEstimator | None = None, progress: bool = False):
+    """Landmarks (cached), and the model input of ``kind`` for a FER2013 split."""
+    from .faces import crop_landmarks
+    lm, det, res = crop_landmarks(ds.images, progress=progress)
+    model = AUEmotionModel(None, est, kind)
+    crops = aligned_crops(ds.images, lm) if kind == "au_geom" else None
+    return model.features(lm, crops), lm
+
+
+def fit_baseline(ds_train) -> AUEstimator:
+    """The neutral baseline: AUEstimator fitted on Training's Neutral faces whose
+    landmarks are usable."""
+    from .faces import crop_landmarks, usable
+    neutral = ds_train[ds_train.labels == FER7.index("neutral")]
+    lm, det, res = crop_landmarks(neutral.images)
+    ok = usable(det, res)
+    return AUEstimator().fit(lm[ok])
+
+
+# ---------------------------------------------------------------------------
+# Interpretation
+# ---------------------------------------------------------------------------
+def au_importance(model: AUEmotionModel, x: np.ndarray, y=None):
+    """Mean |SHAP| of each AU for each emotion's score (AUs x emotions, pandas).
+
+    With ``y``, each emotion's column is averaged over the faces of that emotion;
+    otherwise over all faces.  For ``au_geom`` only the AU features are shown."""
+    import pandas as pd
+    c = model.explain(x)[:, :, :len(AU_CODES)]       # (N, 7, n_AU)
+    cols = {}
+    for k, name in enumerate(FER7):
+        rows = c[:, k, :] if y is None else c[np.asarray(y) == k, k, :]
+        cols[name] = np.abs(rows).mean(0) if len(rows) else np.zeros(len(AU_CODES))
+    return pd.DataFrame(cols, index=pd.Index(AU_CODES, name="AU"))
+
+
+def au_profile(model: AUEmotionModel, x: np.ndarray, y=None, top: int = 4):
+    """Each emotion's learned AU profile beside its EMFACS prototype.
+
+    The learned profile lists the AUs whose mean signed SHAP contribution to the
+    emotion's score is largest and positive (the AUs whose presence pushes the
+    model towards that emotion), averaged over that emotion's faces."""
+    import pandas as pd
+    c = model.explain(x)[:, :, :len(AU_CODES)]
+    rows = []
+    for k, name in enumerate(FER7):
+        sel = c[:, k, :] if y is None else c[np.asarray(y) == k, k, :]
+        mean = sel.mean(0) if len(sel) else np.zeros(len(AU_CODES))
+        order = [i for i in np.argsort(-mean) if mean[i] > 0][:top]
+        learned = [AU_CODES[i] for i in order]
+        proto = EMFACS.get(name, [])
+        rows.append({"emotion": name, "learned (top AUs by mean SHAP)": " ".join(
+            f"{AU_CODES[i][2:]}({mean[i]:+.2f})" for i in order),
+            "EMFACS prototype": "+".join(a[2:] for a in proto) if proto else "-",
+            "overlap": len(set(learned) & set(proto)), "prototype size": len(proto)})
+    return pd.DataFrame(rows).set_index("emotion")
+
+
+def save_metrics(models_dir, name: str, scheme_metrics: dict) -> None:
+    """Read-modify-write ``models/metrics.json``: {model: {scheme: {split: accuracy}}}."""
+    file = Path(models_dir) / "metrics.json"
+    data = json.loads(file.read_text()) if file.exists() else {}
+    data.setdefault(name, {}).update(scheme_metrics)
+    file.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+# Small grids, tuned on PublicTest accuracy (each setting stops early on PublicTest loss).
+GRIDS = {
+    "au": [{"max_depth": d, "eta": 0.05, "subsample": 0.8, "colsample_bytree": 0.8,
+            "min_child_weight": m, "lambda": 1.0} for d in (4, 6) for m in (1, 5)],
+    "au_geom": [{"max_depth": d, "eta": 0.08, "subsample": 0.8, "colsample_bytree": c,
+                 "min_child_weight": 2, "lambda": 2.0} for d, c in ((5, 0.3), (7, 0.2))],
+}
+
+
+def train_models(ds, models_dir, kinds=("au", "au_geom"), grid: dict | None = None,
+                 log=print, progress: bool = False) -> dict:
+    """Rebuild the AU baseline and the XGBoost models from FER2013 and ship them.
+
+    Training fits, PublicTest picks the setting and the number of trees,
+    PrivateTest is scored once at the end (fer7 and fer6) and written to
+    ``models/metrics.json``.  Returns ``{kind: {"params", "publictest", "fer7", "fer6"}}``.
+    """
+    from .evaluate import metrics
+
+    models_dir = Path(models_dir)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    tr, va, te = ds.split("Training"), ds.split("PublicTest"), ds.split("PrivateTest")
+    from .faces import crop_landmarks
+    crop_landmarks(ds.images, progress=progress)        # one pass over all images, cached
+    est = fit_baseline(tr)
+    est.save(models_dir / "au_baseline.json")
+    log(f"AU baseline: {est.n_fit_} neutral Training faces -> {models_dir / 'au_baseline.json'}")
+    results = {}
+    for kind in kinds:
+        xtr, _ = fer_features(tr, kind, est)
+        xva, _ = fer_features(va, kind, est)
+        xte, _ = fer_features(te, kind, est)
+        names = AUEmotionModel(None, est, kind).feature_names
+        best = None
+        for params in (grid or GRIDS)[kind]:
+            b = train_booster(xtr, tr.labels, xva, va.labels, names, params)
+            m = AUEmotionModel(b, est, kind)
+            acc = float((m._proba(xva).argmax(1) == va.labels).mean())
+            log(f"{kind}: {params} -> {b.num_boosted_rounds()} rounds, PublicTest accuracy {acc:.4f}")
+            if best is None or acc > best[0]:
+                best = (acc, params, m)
+        acc_va, params, model = best
+        model.booster.save_model(str(models_dir / f"{kind}_xgb_fer7.json"))
+        proba = model._proba(xte)
+        res = {"params": params, "publictest": acc_va}
+        for scheme in ("fer7", "fer6"):
+            res[scheme] = metrics(proba, te.labels, scheme)["accuracy"]
+        save_metrics(models_dir, kind, {s: {"PrivateTest": res[s]} for s in ("fer7", "fer6")})
+        log(f"{kind}: shipped {models_dir / f'{kind}_xgb_fer7.json'}; PrivateTest accuracy "
+            f"fer7 {res['fer7']:.4f}, fer6 {res['fer6']:.4f}")
+        results[kind] = res
+    from . import zoo
+    zoo.write_manifest(models_dir)
+    return results

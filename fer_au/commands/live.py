@@ -1,0 +1,64 @@
+"""`python cli.py live`: webcam, video file or stream, with the overlay in a window."""
+from __future__ import annotations
+
+import sys
+
+from .analyze import add_model_options, analyzer_kwargs
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        "live", help="realtime emotions and AUs from a webcam, video file or stream",
+        description="Show every face of a webcam, video file or stream with its box and track id, "
+                    "top emotion with probability bars and its strongest action units, plus an FPS "
+                    "counter. Keys: q (or Esc) quits, s saves a snapshot. --no-display runs headless "
+                    "(with --output and/or --csv).")
+    p.add_argument("--source", default="0",
+                   help="camera index (default 0), a video file, or a stream URL (rtsp://, http://)")
+    p.add_argument("--no-display", action="store_true", help="no window (headless)")
+    p.add_argument("--output", metavar="VIDEO", help="write the annotated video here (.mp4 or .avi)")
+    p.add_argument("--csv", metavar="CSV", help="write the same rows as `analyze` here, frame by frame")
+    p.add_argument("--smooth", type=float, nargs="?", const=0.7, default=0.0, metavar="W",
+                   help="smooth each face's emotions over time: W = weight of the past in a moving "
+                        "average, 0..1 (0.7 when given without a value; default off)")
+    p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
+    p.add_argument("--snapshot-dir", default=".", metavar="DIR", help="where s saves snapshots (default .)")
+    p.add_argument("--realtime", action="store_true",
+                   help="play a video file at its own frame rate even without a window")
+    add_model_options(p, detect_every_default=3)
+    return p
+
+
+def run(args) -> int:
+    from ..analyzer import FaceAnalyzer, ModelUnavailableError
+    from ..live import run_live
+    from ..media import MediaError
+
+    if not 0.0 <= args.smooth < 1.0:
+        print(f"error: --smooth must be in [0, 1), got {args.smooth}", file=sys.stderr)
+        return 2
+    if args.no_display and not (args.output or args.csv):
+        print("note: --no-display without --output or --csv shows and saves nothing; "
+              "the summary is all you get", file=sys.stderr)
+    try:
+        analyzer = FaceAnalyzer(**analyzer_kwargs(args))
+    except ModelUnavailableError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        summary = run_live(args.source, analyzer, display=not args.no_display, output=args.output,
+                           csv=args.csv, smooth=args.smooth, detect_every=args.detect_every,
+                           max_frames=args.max_frames, snapshot_dir=args.snapshot_dir,
+                           realtime=True if args.realtime else None)
+    except MediaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(summary.line())
+    if summary.output:
+        print(f"annotated video: {summary.output}")
+    if summary.csv:
+        print(f"rows: {summary.csv}")
+    if summary.frames == 0:
+        print(f"error: {args.source}: no frame could be read", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,351 @@
+"""Faces in images: detection, dlib's 68 landmarks, similarity alignment, head pose.
+
+>>> det, lmp = FaceDetector(), LandmarkPredictor()
+>>> for box, score in det.detect(gray):
+...     lm = lmp.predict(gray, box)            # (68, 2) pixels of `gray`
+...     pitch, roll, yaw = head_pose(lm, gray.shape)
+...     crop = align_face(gray, lm)            # 48x48, FER2013-like framing
+>>> lm48 = lmp.predict_crop(fer_image)        # a FER2013-style 48x48 crop
+
+Everything runs offline: the HOG detector is built into dlib, the landmark model
+ships in the ``face-recognition-models`` package and the Haar cascade in OpenCV.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .geometry import CANONICAL_68, STABLE, shape_residual, similarity_params
+
+Box = tuple  # (x, y, w, h) in pixels
+
+
+def _gray(image: np.ndarray) -> np.ndarray:
+    """uint8 single-channel view of a grey, BGR or BGRA image."""
+    import cv2
+    img = np.asarray(image)
+    if img.ndim == 3:
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY if img.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
+    if img.dtype != np.uint8:
+        img = np.clip(img, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(img)
+
+
+class FaceDetector:
+    """Frontal face detector, loaded once and reused.
+
+    method : ``"hog"`` (dlib's HOG + linear SVM frontal detector; the boxes the
+        68-point predictor was trained on) or ``"haar"`` (OpenCV's
+        ``haarcascade_frontalface_default.xml``; faster, more false alarms).
+    upsample : how many times dlib doubles the image first (finds faces down to
+        ~40 px at 0, ~20 px at 1); for Haar, the scale factor of the image pyramid
+        is fixed and ``upsample`` doubles the image likewise.
+    min_size : smallest face side kept, in pixels of the input.
+    threshold : dlib's detection score threshold (0 = its default; lower finds more).
+    """
+
+    def __init__(self, method: str = "hog", upsample: int = 0, min_size: int = 40,
+                 threshold: float = 0.0):
+        if method not in ("hog", "haar"):
+            raise ValueError(f"unknown face detector {method!r}; use 'hog' or 'haar'")
+        self.method, self.upsample, self.min_size, self.threshold = method, int(upsample), int(min_size), threshold
+        if method == "hog":
+            import dlib
+            self._dlib = dlib.get_frontal_face_detector()
+        else:
+            import cv2
+            path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
+            self._haar = cv2.CascadeClassifier(path)
+            if self._haar.empty():
+                raise RuntimeError(f"cannot load the Haar cascade {path}")
+
+    def detect(self, gray: np.ndarray) -> list:
+        """Faces in ``gray`` as ``[((x, y, w, h), score), ...]``, left to right.
+
+        Boxes are clipped to the image. Scores: dlib's SVM margin for HOG, the
+        number of merged neighbour detections for Haar.
+        """
+        img = _gray(gray)
+        out = []
+        if self.method == "hog":
+            rects, scores, _ = self._dlib.run(img, self.upsample, self.threshold)
+            for r, s in zip(rects, scores):
+                out.append(((r.left(), r.top(), r.width(), r.height()), float(s)))
+        else:
+            import cv2
+            f = 2 ** self.upsample
+            src = cv2.resize(img, None, fx=f, fy=f) if f > 1 else img
+            boxes, _, weights = self._haar.detectMultiScale3(
+                src, scaleFactor=1.1, minNeighbors=5, minSize=(self.min_size * f, self.min_size * f),
+                outputRejectLevels=True)
+            for (x, y, w, h), s in zip(boxes, np.ravel(weights) if len(boxes) else []):
+                out.append(((int(x / f), int(y / f), int(w / f), int(h / f)), float(s)))
+        h_img, w_img = img.shape[:2]
+        kept = []
+        for (x, y, w, h), s in out:
+            x0, y0 = max(int(x), 0), max(int(y), 0)
+            x1, y1 = min(int(x + w), w_img), min(int(y + h), h_img)
+            if min(x1 - x0, y1 - y0) >= self.min_size:
+                kept.append(((x0, y0, x1 - x0, y1 - y0), s))
+        return sorted(kept, key=lambda b: b[0][0])
+
+
+# Where dlib's HOG detector puts its box on a FER2013 crop (median over Training
+# faces it found), in 48x48 pixels: (left, top, right, bottom).  Used when the
+# detector finds nothing on a pre-cropped face.
+FER_DEFAULT_BOX = (2.0, 6.0, 46.0, 46.0)
+
+
+class LandmarkPredictor:
+    """dlib's 68-point shape predictor (iBUG 300-W), from ``face_recognition_models``.
+
+    ``predict`` works on a detected face box; ``predict_crop`` on a pre-cropped
+    face such as FER2013's 48x48 images, which it upsamples (the predictor was
+    trained on faces of ~100-200 px).
+    """
+
+    def __init__(self, model_path: str | None = None, crop_upsample: int = 4):
+        import dlib
+        if model_path is None:
+            import face_recognition_models
+            model_path = face_recognition_models.pose_predictor_model_location()
+        self._sp = dlib.shape_predictor(str(model_path))
+        self._rect = dlib.rectangle
+        self.crop_upsample = int(crop_upsample)
+        self._det = None
+        self.last_crop_info: dict = {}
+
+    def _shape(self, img: np.ndarray, left, top, right, bottom) -> np.ndarray:
+        sh = self._sp(img, self._rect(int(round(left)), int(round(top)), int(round(right)), int(round(bottom))))
+        return np.array([(p.x, p.y) for p in sh.parts()], dtype=np.float32)
+
+    def predict(self, gray: np.ndarray, box, derotate: bool = False) -> np.ndarray:
+        """68 landmarks (x, y) in pixels of ``gray`` for the face in ``box`` = (x, y, w, h).
+
+        ``derotate=True`` predicts twice: once on the image, then on the image
+        rotated so that the eyes are level, mapping the points back. It makes the
+        landmarks of strongly tilted heads (beyond ~15 degrees) more reliable.
+        """
+        img = _gray(gray)
+        x, y, w, h = [float(v) for v in box]
+        lm = self._shape(img, x, y, x + w - 1, y + h - 1)
+        if derotate:
+            lm = self._derotated(img, lm, (x, y, w, h))
+        return lm
+
+    def _derotated(self, img, lm, box):
+        import cv2
+        eye_r, eye_l = lm[36:42].mean(0), lm[42:48].mean(0)
+        angle = math.degrees(math.atan2(eye_l[1] - eye_r[1], eye_l[0] - eye_r[0]))
+        if abs(angle) < 3:
+            return lm
+        x, y, w, h = box
+        c = (x + w / 2, y + h / 2)
+        m = cv2.getRotationMatrix2D(c, angle, 1.0)          # rotates the face upright
+        rot = cv2.warpAffine(img, m, (img.shape[1], img.shape[0]), flags=cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_REPLICATE)
+        lm2 = self._shape(rot, x, y, x + w - 1, y + h - 1)
+        inv = cv2.invertAffineTransform(m)
+        return (lm2 @ inv[:, :2].T + inv[:, 2]).astype(np.float32)
+
+    def predict_crop(self, face48: np.ndarray, detect: bool = True) -> np.ndarray:
+        """68 landmarks of a pre-cropped face, in the crop's own pixel coordinates.
+
+        The crop is padded (replicated border, so a chin at the edge stays in view)
+        and upsampled ``crop_upsample`` times; dlib's HOG detector then places the
+        box as in training, and where it finds no face the usual FER2013 box
+        (``FER_DEFAULT_BOX``, scaled to the crop) is used.  ``last_crop_info``
+        says which: ``{"detected": bool, "score": float, "residual": float}``.
+        """
+        import cv2
+        img = _gray(face48)
+        h, w = img.shape[:2]
+        pad = max(1, int(round(0.25 * max(h, w))))
+        u = self.crop_upsample * 48.0 / max(h, w)       # work at ~192 px whatever the crop size
+        big = cv2.resize(cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_REPLICATE), None,
+                         fx=u, fy=u, interpolation=cv2.INTER_CUBIC)
+        detected, score = False, float("nan")
+        if detect:
+            if self._det is None:
+                import dlib
+                self._det = dlib.get_frontal_face_detector()
+            rects, scores, _ = self._det.run(big, 0, -0.3)
+            if len(rects):
+                k = int(np.argmax(scores))
+                r = rects[k]
+                # a plausible box: most of it inside the original crop
+                cx, cy = (r.left() + r.right()) / 2 / u - pad, (r.top() + r.bottom()) / 2 / u - pad
+                if 0 <= cx < w and 0 <= cy < h and r.width() / u > 0.5 * w:
+                    detected, score = True, float(scores[k])
+                    box = (r.left(), r.top(), r.right(), r.bottom())
+        if not detected:
+            sx, sy = w / 48.0, h / 48.0
+            l, t, r_, b = FER_DEFAULT_BOX
+            box = ((l * sx + pad) * u, (t * sy + pad) * u, (r_ * sx + pad) * u, (b * sy + pad) * u)
+        lm = self._shape(big, *box) / u - pad
+        lm = lm.astype(np.float32)
+        # residual in 48-px canonical units (a shape check, independent of the crop size)
+        self.last_crop_info = {"detected": detected, "score": score, "residual": shape_residual(lm)}
+        return lm
+
+    def predict_crops(self, faces, progress: bool = False):
+        """``predict_crop`` over a stack of crops.
+
+        Returns ``(landmarks (N,68,2) float32, detected (N,) bool, residual (N,) float32)``.
+        """
+        faces = np.asarray(faces)
+        n = len(faces)
+        lm = np.zeros((n, 68, 2), np.float32)
+        det = np.zeros(n, bool)
+        res = np.zeros(n, np.float32)
+        it = range(n)
+        if progress:
+            from tqdm import tqdm
+            it = tqdm(it, desc="landmarks", unit="face")
+        for i in it:
+            lm[i] = self.predict_crop(faces[i])
+            det[i] = self.last_crop_info["detected"]
+            res[i] = self.last_crop_info["residual"]
+        return lm, det, res
+
+
+# Above this shape residual (canonical px) the 68 points do not look like a face.
+MAX_RESIDUAL = 4.0
+
+
+def usable(detected: np.ndarray, residual: np.ndarray, max_residual: float = MAX_RESIDUAL) -> np.ndarray:
+    """Landmarks we trust: the detector found the face, or (on a pre-cropped face
+    where it did not) the predicted shape is still face-like."""
+    detected, residual = np.asarray(detected, bool), np.asarray(residual, float)
+    return (residual <= max_residual) & (detected | (residual <= 0.75 * max_residual))
+
+
+# ---------------------------------------------------------------------------
+# Head pose
+# ---------------------------------------------------------------------------
+# A 3D face for solvePnP: x, y from the canonical (average FER2013, frontal)
+# 2D shape at 3.6 mm per canonical pixel (so the average face reads as 0, 0, 0),
+# z (depth behind the nose tip, mm) from typical adult facial depth.  Camera-like
+# axes: x to the image right, y down, z away from the camera.
+_POSE_DEPTH = {30: 0.0, 27: 18.0, 33: 12.0, 36: 35.0, 39: 25.0, 42: 25.0, 45: 35.0,
+               48: 28.0, 54: 28.0, 8: 25.0, 0: 85.0, 16: 85.0}
+_POSE_IDX = sorted(_POSE_DEPTH)
+_POSE_3D = np.array([[(CANONICAL_68[i, 0] - CANONICAL_68[30, 0]) * 3.6,
+                      (CANONICAL_68[i, 1] - CANONICAL_68[30, 1]) * 3.6,
+                      _POSE_DEPTH[i]] for i in _POSE_IDX], dtype=np.float64)
+
+
+def head_pose(landmarks68: np.ndarray, image_shape) -> tuple:
+    """(pitch, roll, yaw) of the head in degrees, from the 2D landmarks and a
+    generic 3D face (``cv2.solvePnP``; camera focal length = image width).
+
+    Signs: pitch > 0 when the face tilts up (chin forward), yaw > 0 when the face
+    turns towards the image's right, roll > 0 when the head tilts clockwise in the
+    image (the image-right eye lower).  A frontal, upright face gives ~(0, 0, 0).
+    Accuracy is a few degrees: the 3D model is an average face.
+    """
+    import cv2
+    lm = np.asarray(landmarks68, np.float64)
+    h, w = image_shape[:2]
+    f = float(max(w, h))
+    cam = np.array([[f, 0, w / 2.0], [0, f, h / 2.0], [0, 0, 1]], dtype=np.float64)
+    # initial guess: frontal, at the distance that makes the eyes the size they are
+    iod_px = np.linalg.norm(lm[45] - lm[36])
+    z0 = f * float(np.linalg.norm(_POSE_3D[_POSE_IDX.index(45)] - _POSE_3D[_POSE_IDX.index(36)])) / max(iod_px, 1e-6)
+    c = lm[30]
+    tvec0 = np.array([[(c[0] - w / 2) * z0 / f], [(c[1] - h / 2) * z0 / f], [z0]])
+    ok, rvec, tvec = cv2.solvePnP(_POSE_3D, lm[_POSE_IDX].reshape(-1, 1, 2), cam, np.zeros(4),
+                                  rvec=np.zeros((3, 1)), tvec=tvec0, useExtrinsicGuess=True,
+                                  flags=cv2.SOLVEPNP_ITERATIVE)
+    if not ok:
+        return (float("nan"),) * 3
+    rot, _ = cv2.Rodrigues(rvec)
+    return rotation_to_angles(rot)
+
+
+def rotation_to_angles(rot: np.ndarray) -> tuple:
+    """(pitch, roll, yaw) in degrees of a rotation ``R = Rz(roll) @ Ry(yaw) @ Rx(pitch)``
+    in camera axes (x right, y down, z forward), with the signs of ``head_pose``."""
+    r = np.asarray(rot, np.float64)
+    yaw = math.degrees(math.asin(float(np.clip(-r[2, 0], -1.0, 1.0))))
+    pitch = math.degrees(math.atan2(r[2, 1], r[2, 2]))
+    roll = math.degrees(math.atan2(r[1, 0], r[0, 0]))
+    # x right, y down: a positive rotation about x moves the chin (y>0) away, face tilts down
+    return (-pitch, roll, -yaw)
+
+
+def angles_to_rotation(pitch: float, roll: float, yaw: float) -> np.ndarray:
+    """Inverse of ``rotation_to_angles`` (degrees in, 3x3 matrix out)."""
+    p, r, y = math.radians(-pitch), math.radians(roll), math.radians(-yaw)
+    rx = np.array([[1, 0, 0], [0, math.cos(p), -math.sin(p)], [0, math.sin(p), math.cos(p)]])
+    ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
+    rz = np.array([[math.cos(r), -math.sin(r), 0], [math.sin(r), math.cos(r), 0], [0, 0, 1]])
+    return rz @ ry @ rx
+
+
+# ---------------------------------------------------------------------------
+# Alignment
+# ---------------------------------------------------------------------------
+def alignment_matrix(landmarks68: np.ndarray, size: int = 48) -> np.ndarray:
+    """The 2x3 similarity taking image pixels to the aligned ``size`` x ``size`` crop
+    (stable points - eye corners, nose - onto ``CANONICAL_68`` scaled to ``size``)."""
+    lm = np.asarray(landmarks68, np.float64)
+    a, t = similarity_params(lm[STABLE], CANONICAL_68[STABLE] * (size / 48.0))
+    return np.hstack([a, t[:, None]])
+
+
+def align_face(gray: np.ndarray, landmarks68: np.ndarray, size: int = 48) -> np.ndarray:
+    """Similarity-aligned grey crop, uint8 (size, size), framed like FER2013
+    (eyes level, face centred and scaled as the average FER2013 face)."""
+    import cv2
+    img = _gray(gray)
+    m = alignment_matrix(landmarks68, size)
+    scale = math.sqrt(abs(np.linalg.det(m[:, :2])))
+    flags = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.warpAffine(img, m, (size, size), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+
+
+def transform_landmarks(landmarks68: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Apply a 2x3 affine ``matrix`` to (…, 68, 2) landmarks."""
+    m = np.asarray(matrix, np.float64)
+    return np.asarray(landmarks68, np.float64) @ m[:, :2].T + m[:, 2]
+
+
+# ---------------------------------------------------------------------------
+# Landmarks of a whole data set, cached
+# ---------------------------------------------------------------------------
+LANDMARK_CACHE_VERSION = 1
+
+
+def crop_landmarks(images, cache: bool = True, cache_dir=None, progress: bool = False):
+    """``LandmarkPredictor.predict_crops`` over FER2013-style crops, cached on disk.
+
+    The cache (``~/.cache/fer_au/landmarks-<hash>.npz``, never in the repository)
+    is keyed by the pixels themselves, so any subset or order of images can be
+    passed; a full FER2013 pass takes ~20 min on one core, a cached one < 1 s.
+    Returns ``(landmarks (N,68,2) float32, detected (N,) bool, residual (N,) float32)``.
+    """
+    import hashlib
+    import os
+    from pathlib import Path
+
+    from .data import default_cache_dir
+
+    images = np.ascontiguousarray(np.asarray(images, dtype=np.uint8))
+    key = hashlib.sha1(images.tobytes() + f"|{LANDMARK_CACHE_VERSION}|{FER_DEFAULT_BOX}".encode()).hexdigest()[:16]
+    file = Path(cache_dir or default_cache_dir()) / f"landmarks-{key}.npz"
+    if cache and file.exists():
+        try:
+            with np.load(file) as z:
+                return z["landmarks"], z["detected"], z["residual"]
+        except Exception:
+            pass
+    lm, det, res = LandmarkPredictor().predict_crops(images, progress=progress)
+    if cache:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = file.with_suffix(".tmp.npz")
+        with open(tmp, "wb") as fh:
+            np.savez(fh, landmarks=lm, detected=det, residual=res)
+        os.replace(tmp, file)
+    return lm, det, res

@@ -1,0 +1,46 @@
+"""Shared fixtures: the real FER2013 (skipped cleanly where absent) and small synthetic files."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory):
+    """Synthetic files never pollute the user's cache; the real dataset keeps its
+    shared cache so it is parsed once per machine, not once per test run."""
+    yield
+
+
+@pytest.fixture(scope="session")
+def fer_path():
+    from fer_au.data import find_data
+    path = find_data()
+    if path is None:
+        pytest.skip("FER2013 not found (set FER_AU_DATA or put it in data/); real-data test skipped")
+    return path
+
+
+@pytest.fixture(scope="session")
+def fer(fer_path):
+    from fer_au.data import load_fer2013
+    return load_fer2013(fer_path, ferplus="auto")
+
+
+@pytest.fixture
+def synthetic():
+    """Images, fer7 labels and usages for a tiny well-formed FER2013."""
+    rng = np.random.default_rng(0)
+    n = 21
+    images = rng.integers(0, 256, size=(n, 48, 48), dtype=np.uint8)
+    labels = np.arange(n) % 7
+    usage = np.array(["Training"] * 14 + ["PublicTest"] * 4 + ["PrivateTest"] * 3)
+    return images, labels, usage
