@@ -167,6 +167,16 @@ class FaceAnalyzer:
             self.au_emotion_model = au_model
             self.au_emotion_name = "" if au_model is None else type(au_model).__name__
 
+        self._au_takes_image = False
+        if self.au_emotion_model is not None:
+            import inspect
+            try:
+                params = inspect.signature(self.au_emotion_model.predict_proba_landmarks).parameters
+                self._au_takes_image = "image" in params and bool(
+                    getattr(self.au_emotion_model, "needs_appearance", False))
+            except (TypeError, ValueError, AttributeError):
+                pass
+
     # ------------------------------------------------------------ metadata
     @property
     def au_codes(self) -> list[str]:
@@ -232,7 +242,7 @@ class FaceAnalyzer:
         faces = [Face(box=tuple(int(v) for v in box), score=score, landmarks=lm,
                       pose=tuple(float(a) for a in head_pose(lm, gray.shape)), face_id=i, crop=c)
                  for i, ((box, score), lm, c) in enumerate(zip(dets, lms, crops))]
-        self._classify(faces, lms, crops)
+        self._classify(faces, lms, crops, gray)
         return faces
 
     def _align(self, gray, lm):
@@ -249,10 +259,10 @@ class FaceAnalyzer:
             gray, (48, 48), interpolation=cv2.INTER_AREA if max(h, w) > 48 else cv2.INTER_LINEAR)
         face = Face(box=(0, 0, w, h), score=None, landmarks=lm,
                     pose=tuple(float(a) for a in head_pose(lm, gray.shape)), face_id=0, crop=crop48)
-        self._classify([face], lm[None], crop48[None])
+        self._classify([face], lm[None], crop48[None], gray)
         return [face]
 
-    def _classify(self, faces: list[Face], lms: np.ndarray, crops: np.ndarray) -> None:
+    def _classify(self, faces: list[Face], lms: np.ndarray, crops: np.ndarray, gray=None) -> None:
         """AUs and both emotion models, for all faces of one image at once."""
         if self.au_estimator is not None:
             from .aus import AU_CODES
@@ -267,7 +277,11 @@ class FaceAnalyzer:
             for f, p in zip(faces, proba):
                 f.emotions = dict(zip(FER7, p.tolist()))
         if self.au_emotion_model is not None:
-            proba = np.asarray(self.au_emotion_model.predict_proba_landmarks(lms), dtype=np.float64)
+            if self._au_takes_image:   # au_geom also reads the pixels around the landmarks
+                proba = self.au_emotion_model.predict_proba_landmarks(lms, image=gray)
+            else:
+                proba = self.au_emotion_model.predict_proba_landmarks(lms)
+            proba = np.asarray(proba, dtype=np.float64)
             for f, p in zip(faces, proba):
                 f.au_emotions = dict(zip(FER7, p.tolist()))
 

@@ -40,6 +40,8 @@ class Summary:
     rows_written: int = 0
     seconds: float = 0.0
     interrupted: bool = False
+    t_first: float = 0.0     # perf_counter of the first / last image result (throughput)
+    t_last: float = 0.0
     csv: str | None = None
 
     def line(self) -> str:
@@ -133,7 +135,7 @@ def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops
     done = done_inputs(csv) if (resume and csv) else {}
     writer = CSVWriter(csv, cols, resume=resume) if csv else None
 
-    bar = tqdm(total=len(files), unit="input", disable=not progress, dynamic_ncols=True,
+    bar = tqdm(total=len(files), unit="input", disable=None if progress else True, dynamic_ncols=True,
                desc="analyze", file=sys.stderr)
 
     def emit(rows):
@@ -204,6 +206,9 @@ def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops
                 if error is not None:
                     fail(path, error)
                 else:
+                    summary.t_last = time.perf_counter()
+                    if summary.images == 0:
+                        summary.t_first = summary.t_last
                     summary.images += 1
                     summary.faces += n
                     summary.no_face += n == 0
@@ -250,7 +255,7 @@ def _run_video(get_analyzer, path, start, every, detect_every, crops, summary, e
     models = analyzer.model_names(crops)
     total = max(0, (info.frame_count - start + every - 1) // every) if info.frame_count else None
     fbar = tqdm(total=total, unit="frame", desc=Path(path).name[:24], leave=False,
-                disable=not progress, dynamic_ncols=True, file=sys.stderr, position=1)
+                disable=None if progress else True, dynamic_ncols=True, file=sys.stderr, position=1)
     frames = 0
     try:
         for index, t, frame in iter_video(path, every=every, start=start):

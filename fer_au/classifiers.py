@@ -100,6 +100,16 @@ def nystroem_logreg(gamma: float = 1e-3, n_components: int = 4000, C: float = 1.
         LogisticRegression(C=C, max_iter=300, tol=1e-3))
 
 
+def median_sq_distance(Z, n_pairs: int = 20000, random_state: int = 0) -> float:
+    """Median squared Euclidean distance between random pairs of rows (the usual
+    heuristic for an RBF kernel's width: gamma ~ 1 / median)."""
+    rng = np.random.default_rng(random_state)
+    i, j = rng.integers(0, len(Z), size=(2, n_pairs))
+    keep = i != j
+    d2 = ((np.asarray(Z[i[keep]], np.float64) - Z[j[keep]]) ** 2).sum(axis=1)
+    return float(np.median(d2)) if len(d2) else 1.0
+
+
 def build_pipeline(features: str = "hog", classifier: str = "logreg", pca: int | None = 200,
                    random_state: int = 0, **classifier_params):
     """faces -> ``features`` -> StandardScaler -> PCA(whiten) -> ``classifier``.
@@ -183,19 +193,24 @@ class ClassicalEmotionModel(ClassifierMixin, BaseEstimator):
     returns (N, 7) probabilities in fer7 order (``fer_au.labels.FER7``), whatever
     subset of classes it was trained on.
 
-    Pipeline: :func:`fer_au.features.handcrafted` -> StandardScaler -> PCA(``pca``,
-    whitened) -> Nystroem RBF map (``n_components``, ``gamma``) -> multinomial
-    logistic regression (``C``).  ``hflip=True`` trains on mirrored copies too.
+    Pipeline: :func:`fer_au.features.handcrafted` -> StandardScaler -> PCA(``pca``;
+    ``whiten``) -> Nystroem RBF map (``n_components`` landmarks) -> multinomial
+    logistic regression (``C``).  The RBF width is ``gamma`` or, when None,
+    ``gamma_scale`` / (median squared distance between training faces in PCA space).
+    ``hflip=True`` trains on mirrored copies too.
     ``pca_fit_max`` caps the faces PCA is fitted on (a random sample; the
     components of 13k-dimensional features need far fewer than 57k faces).
     """
 
-    def __init__(self, features: str = "handcrafted", pca: int = 400, gamma: float | None = None,
-                 n_components: int = 4000, C: float = 1.0, hflip: bool = True,
-                 pca_fit_max: int = 15000, random_state: int = 0, progress: bool = False):
+    def __init__(self, features: str = "handcrafted", pca: int = 300, whiten: bool = False,
+                 gamma: float | None = None, gamma_scale: float = 1.0, n_components: int = 4000,
+                 C: float = 1.0, hflip: bool = True, pca_fit_max: int = 15000,
+                 random_state: int = 0, progress: bool = False):
         self.features = features
         self.pca = pca
+        self.whiten = whiten
         self.gamma = gamma
+        self.gamma_scale = gamma_scale
         self.n_components = n_components
         self.C = C
         self.hflip = hflip
@@ -233,11 +248,13 @@ class ClassicalEmotionModel(ClassifierMixin, BaseEstimator):
         self._log(f"scaler + PCA({self.pca}) on {len(sub)} of {len(H)} faces")
         self.scaler_ = StandardScaler().fit(H)
         n_pca = min(self.pca, len(sub) - 1, H.shape[1])
-        self.pca_ = PCA(n_pca, whiten=True, svd_solver="randomized",
+        self.pca_ = PCA(n_pca, whiten=self.whiten, svd_solver="randomized",
                         random_state=self.random_state).fit(self.scaler_.transform(H[sub]))
         Z = self._project(H)
         del H
-        gamma = self.gamma if self.gamma is not None else 1.0 / n_pca
+        gamma = self.gamma if self.gamma is not None else self.gamma_scale / median_sq_distance(
+            Z, random_state=self.random_state)
+        self.gamma_ = float(gamma)
         n_comp = min(self.n_components, len(Z))
         self._log(f"Nystroem RBF map ({n_comp} components, gamma={gamma:.3g})")
         self.kernel_map_ = Nystroem(kernel="rbf", gamma=gamma, n_components=n_comp,

@@ -114,7 +114,7 @@ def train_cnn(x_train, y_train, x_val, y_val, out_dir, *, epochs: int = 30, batc
         keras.utils.set_random_seed(seed)
         model = build_model(n_classes)
         schedule = keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=lr / 10, decay_steps=steps * (epochs - 1), alpha=0.01,
+            initial_learning_rate=lr / 10, decay_steps=max(1, steps * (epochs - 1)), alpha=0.01,
             warmup_target=lr, warmup_steps=steps)
         model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=5e-4),
                       loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
@@ -127,7 +127,7 @@ def train_cnn(x_train, y_train, x_val, y_val, out_dir, *, epochs: int = 30, batc
                       seed + state["epoch"])
     while state["epoch"] < epochs:
         t0 = time.time()
-        hist = model.fit(stream, steps_per_epoch=steps, epochs=state["epoch"] + 1,
+        hist = model.fit(stream, steps_per_epoch=steps, epochs=state["epoch"] + 1, shuffle=False,
                          initial_epoch=state["epoch"], verbose=verbose)
         proba = model.predict(x_val, batch_size=256, verbose=0)
         val_acc = float((proba.argmax(1) == y_val).mean())

@@ -228,6 +228,7 @@ class PowerNorm(TransformerMixin, BaseEstimator):
         self.alpha = alpha
 
     def fit(self, X, y=None):
+        self.n_features_in_ = np.shape(X)[1]
         return self
 
     def transform(self, X):

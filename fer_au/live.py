@@ -47,11 +47,39 @@ def _text(img, s, org, scale=0.45, color=(255, 255, 255), thick=1):
     cv2.putText(img, s, (int(org[0]), int(org[1])), cv2.FONT_HERSHEY_SIMPLEX, scale, color, thick, cv2.LINE_AA)
 
 
-def draw_face(img, face, au_names: dict | None = None, n_aus: int = 3) -> None:
-    """Draw one face's box, id, emotion bars and strongest AUs onto ``img`` (BGR, in place)."""
+def _overlap(a, b) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    return float(ix * iy)
+
+
+def _place(size, box, img_shape, avoid):
+    """Where to put a (pw, ph) panel next to ``box``: right, left, below or above it,
+    the first spot inside the image that covers no other face or panel (else the
+    least-covering one).  Returns (x0, y0, x1, y1)."""
+    pw, ph = size
+    h, w = img_shape[:2]
+    x, y, bw, bh = box
+    cands = [(x + bw + 6, y), (x - pw - 6, y), (x, y + bh + 6), (x, y - ph - 30)]
+    best, best_cost = None, None
+    for cx, cy in cands:
+        cx = int(min(max(cx, 0), max(0, w - pw)))
+        cy = int(min(max(cy, 0), max(0, h - ph)))
+        r = (cx, cy, cx + pw, cy + ph)
+        cost = sum(_overlap(r, a) for a in avoid) + 0.5 * _overlap(r, (x, y, x + bw, y + bh))
+        if best_cost is None or cost < best_cost:
+            best, best_cost = r, cost
+        if cost == 0:
+            break
+    return best
+
+
+def draw_face(img, face, au_names: dict | None = None, n_aus: int = 3, avoid=()) -> tuple | None:
+    """Draw one face's box, id, emotion bars and strongest AUs onto ``img`` (BGR, in
+    place), keeping its panel off the rectangles in ``avoid``; returns the panel's
+    rectangle (x0, y0, x1, y1) or None."""
     import cv2
 
-    h, w = img.shape[:2]
     x, y, bw, bh = [int(v) for v in face.box]
     fid = face.face_id if face.face_id is not None else 0
     color = PALETTE[int(fid) % len(PALETTE)]
@@ -68,43 +96,49 @@ def draw_face(img, face, au_names: dict | None = None, n_aus: int = 3) -> None:
     probs = face.emotions or face.au_emotions
     aus = face.strongest_aus(n_aus) if face.aus else []
     if not probs and not aus:
-        return
-    row, bar_w, label_w = 14, 70, 70
-    pw = label_w + bar_w + 44
+        return None
+    row, bar_w, label_w = 13, 60, 68
+    pw = label_w + bar_w + 40
     au_lines = [f"{c} {(au_names or {}).get(c, '')}".strip() + f" {v:.1f}" for c, v in aus]
     if au_lines:
-        pw = max(pw, max(cv2.getTextSize(s, cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)[0][0] for s in au_lines) + 12)
-    ph = (len(FER7) * row if probs else 0) + (len(au_lines) * row + (6 if probs else 0)) + 10
-    px = x + bw + 6 if x + bw + 6 + pw <= w else max(0, x - pw - 6)
-    py = min(max(0, y), max(0, h - ph))
-    _panel(img, px, py, px + pw, py + ph)
-    cy = py + 4
+        pw = max(pw, max(cv2.getTextSize(s, cv2.FONT_HERSHEY_SIMPLEX, 0.38, 1)[0][0] for s in au_lines) + 10)
+    ph = (len(FER7) * row if probs else 0) + (len(au_lines) * row + (5 if probs else 0)) + 8
+    px, py, px1, py1 = _place((pw, ph), (x, y, bw, bh), img.shape, avoid)
+    _panel(img, px, py, px1, py1)
+    cv2.rectangle(img, (px, py), (px1 - 1, py1 - 1), color, 1)
+    cy = py + 3
     if probs:
         for name in FER7:
             p = float(probs.get(name, 0.0))
             cy += row
-            _text(img, name[:9], (px + 4, cy - 3), 0.4)
+            _text(img, name[:9], (px + 4, cy - 3), 0.38)
             bx = px + label_w
-            cv2.rectangle(img, (bx, cy - row + 4), (bx + int(round(bar_w * p)), cy - 2),
+            cv2.rectangle(img, (bx, cy - row + 3), (bx + int(round(bar_w * p)), cy - 2),
                           EMOTION_COLORS.get(name, (200, 200, 200)), -1)
-            cv2.rectangle(img, (bx, cy - row + 4), (bx + bar_w, cy - 2), (120, 120, 120), 1)
-            _text(img, f"{p * 100:3.0f}%", (bx + bar_w + 4, cy - 3), 0.4)
-        cy += 6
+            cv2.rectangle(img, (bx, cy - row + 3), (bx + bar_w, cy - 2), (120, 120, 120), 1)
+            _text(img, f"{p * 100:3.0f}%", (bx + bar_w + 4, cy - 3), 0.38)
+        cy += 5
     for s in au_lines:
         cy += row
-        _text(img, s, (px + 4, cy - 3), 0.4, (180, 255, 180))
+        _text(img, s, (px + 4, cy - 3), 0.38, (180, 255, 180))
+    return (px, py, px1, py1)
 
 
 def draw_overlay(img, faces, fps: float | None = None, au_names: dict | None = None,
                  hint: str | None = "q quit  s snapshot") -> np.ndarray:
     """Annotate a BGR frame in place (and return it)."""
-    for f in faces:
-        draw_face(img, f, au_names)
+    boxes = [(int(f.box[0]), int(f.box[1]) - 22, int(f.box[0] + f.box[2]), int(f.box[1] + f.box[3]))
+             for f in faces]
+    h = img.shape[0]
+    placed = [(0, 0, 200, 26), (0, h - 22, 160, h)]
+    for i, f in enumerate(faces):
+        r = draw_face(img, f, au_names, avoid=placed + boxes[:i] + boxes[i + 1:])
+        if r is not None:
+            placed.append(r)
     status = (f"FPS {fps:5.1f}   " if fps is not None else "") + f"faces {len(faces)}"
     _panel(img, 0, 0, 16 + 9 * len(status), 26)
     _text(img, status, (6, 18), 0.55, (255, 255, 255), 1)
     if hint:
-        h = img.shape[0]
         _panel(img, 0, h - 22, 10 + 8 * len(hint), h)
         _text(img, hint, (6, h - 7), 0.45, (220, 220, 220))
     return img

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from .analyze import add_model_options, analyzer_kwargs
+from .analyze import _single_threaded_blas, add_model_options, analyzer_kwargs
 
 
 def add_parser(sub):
@@ -30,6 +30,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    _single_threaded_blas()
     from ..analyzer import FaceAnalyzer, ModelUnavailableError
     from ..live import run_live
     from ..media import MediaError

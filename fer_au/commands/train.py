@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 
 # One module per target, each with add_parser(subparsers) and run(args).
-TARGETS = ["fer_au.commands.train_cnn", "fer_au.commands.train_au"]
+TARGETS = ["fer_au.commands.train_cnn", "fer_au.commands.train_au", "fer_au.commands.train_classical"]
 
 
 def add_parser(sub):

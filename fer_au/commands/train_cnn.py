@@ -41,6 +41,8 @@ def run(args) -> int:
     models_dir = Path(args.models_dir or zoo.MODELS_DIR)
     from ..cnn import export_for_inference
     export_for_inference(Path(args.workdir) / "best.keras", models_dir / "cnn_fer7.keras")
+    # the learning curves travel with the model (the NeuralNetwork notebook plots them)
+    shutil.copy(Path(args.workdir) / "state.json", models_dir / "cnn_history.json")
     zoo.write_manifest(models_dir)
     print(f"best PublicTest accuracy {state['best_val_accuracy']:.4f}; shipped {models_dir / 'cnn_fer7.keras'}")
     return 0

@@ -1,0 +1,59 @@
+"""PrivateTest figures of every shipped model, from the shipped files alone.
+
+    python bench/accuracy.py [--data PATH] [--models cnn,classical,...] [--update]
+
+Prints, per model: 7- and 6-class accuracy and macro-F1 on PrivateTest,
+per-class recall, file size, and milliseconds per 48x48 face at batch 1 and 8.
+--update writes the figures to models/metrics.json, which MODEL_CARD.md quotes
+and tests/test_shipped_models.py holds the models to.
+"""
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from fer_au import zoo  # noqa: E402
+from fer_au.data import find_data, load_fer2013  # noqa: E402
+from fer_au.evaluate import metrics, ms_per_face  # noqa: E402
+
+METRICS_FILE = zoo.MODELS_DIR / "metrics.json"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=None, help="FER2013 CSV or folder (default: found automatically)")
+    ap.add_argument("--models", default=None, help="comma-separated names (default: all shipped)")
+    ap.add_argument("--update", action="store_true", help="write the figures to models/metrics.json")
+    args = ap.parse_args()
+    path = find_data(args.data)
+    if path is None:
+        sys.exit("FER2013 not found: pass --data PATH")
+    test = load_fer2013(path).split("PrivateTest")
+    names = args.models.split(",") if args.models else zoo.available()
+    stored = json.loads(METRICS_FILE.read_text()) if METRICS_FILE.exists() else {}
+    for name in names:
+        model = zoo.load_model(name)
+        proba = model.predict_proba(test.images)
+        entry = stored.setdefault(name, {})
+        size = sum((zoo.MODELS_DIR / f).stat().st_size for f in zoo.REGISTRY[name][1])
+        print(f"== {name}  ({size / 1e6:.1f} MB)")
+        for scheme in ("fer7", "fer6"):
+            m = metrics(proba, test.labels, scheme)
+            entry[scheme] = {"accuracy": round(m["accuracy"], 4), "macro_f1": round(m["macro_f1"], 4),
+                             "recall": {k: round(v["recall"], 3) for k, v in m["per_class"].items()}}
+            recall = "  ".join(f"{k[:4]} {v['recall']:.2f}" for k, v in m["per_class"].items())
+            print(f"{scheme}: accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  recall: {recall}")
+        speed = {f"ms_per_face_batch{b}": round(ms_per_face(model, test.images, batch_size=b), 2) for b in (1, 8)}
+        entry.update(speed, size_mb=round(size / 1e6, 2), n=len(test))
+        print("speed: " + ", ".join(f"{k} {v}" for k, v in speed.items()))
+    if args.update:
+        METRICS_FILE.write_text(json.dumps(stored, indent=1, sort_keys=True) + "\n")
+        print(f"wrote {METRICS_FILE}")
+
+
+if __name__ == "__main__":
+    main()

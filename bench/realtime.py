@@ -1,0 +1,116 @@
+"""Realtime speed of the live pipeline, end to end, on generated 640x480 videos.
+
+    python bench/realtime.py [--faces 1 4] [--seconds 12] [--detect-every 3] [--detector hog]
+
+For each face count, writes a video of real faces (``fer_au.samples``) moving
+across a 640x480 frame, then runs ``fer_au.live.run_live`` on it headless:
+decode -> detection (every k-th frame; landmark following in between) ->
+landmarks -> head pose -> AUs -> CNN (one batch per frame) -> AU-XGBoost ->
+overlay drawing.  Only the window is left out (``--output`` adds writing the
+annotated video).  Prints frames per second and this process's peak memory.
+
+It also runs the same video with detection on every frame and prints how much
+the k-frame shortcut changes the result (landmark distance in % of the
+inter-ocular distance, agreement of the top emotion), so the speed-up can be
+weighed against accuracy.
+"""
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # as cli.py analyze/live do
+
+import numpy as np  # noqa: E402
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_once(video, analyzer, detect_every, output=None, keep=False):
+    """fps of run_live on ``video``; with keep=True also the faces of every frame."""
+    from fer_au import live
+
+    frames = []
+    if keep:  # record what the stream produced, frame by frame
+        orig = live.draw_overlay
+
+        def spy(img, faces, *a, **k):
+            frames.append([(f.face_id, f.landmarks.copy(), f.top_emotion) for f in faces])
+            return orig(img, faces, *a, **k)
+        live.draw_overlay = spy
+    try:
+        s = live.run_live(str(video), analyzer, display=False, output=output, detect_every=detect_every,
+                          log=lambda *_: None)
+    finally:
+        if keep:
+            live.draw_overlay = orig
+    return s, frames
+
+
+def compare(ref, fast):
+    """Landmark error (% inter-ocular) and top-emotion agreement of ``fast`` vs ``ref``."""
+    errs, agree, missing = [], [], 0
+    for fr_ref, fr_fast in zip(ref, fast):
+        for _, lm_r, top_r in fr_ref:
+            c_r = lm_r.mean(0)
+            best = min(fr_fast, key=lambda f: np.linalg.norm(f[1].mean(0) - c_r), default=None)
+            if best is None or np.linalg.norm(best[1].mean(0) - c_r) > 30:
+                missing += 1
+                continue
+            iod = np.linalg.norm(lm_r[36:42].mean(0) - lm_r[42:48].mean(0))
+            errs.append(np.linalg.norm(best[1] - lm_r, axis=1).mean() / iod * 100)
+            if top_r and best[2]:
+                agree.append(top_r[0] == best[2][0])
+    return (float(np.mean(errs)) if errs else float("nan"),
+            float(np.mean(agree)) if agree else float("nan"), missing)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--faces", type=int, nargs="+", default=[1, 4])
+    ap.add_argument("--seconds", type=float, default=12.0, help="length of each generated video")
+    ap.add_argument("--detect-every", type=int, default=3, help="as `live --detect-every` (default 3)")
+    ap.add_argument("--detector", default="hog", choices=["hog", "haar"])
+    ap.add_argument("--output", action="store_true", help="also write the annotated video")
+    ap.add_argument("--no-compare", action="store_true", help="skip the detect-every-frame comparison")
+    ap.add_argument("--workdir", default=None, help="where to put the generated videos (default: a temp dir)")
+    args = ap.parse_args()
+
+    from fer_au.analyzer import FaceAnalyzer
+    from fer_au.samples import write_video
+
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="fer_au_rt_"))
+    t0 = time.perf_counter()
+    analyzer = FaceAnalyzer(detector=args.detector)
+    print(f"models loaded in {time.perf_counter() - t0:.1f} s: detector {analyzer.detector_name}, "
+          f"emotions {analyzer.emotion_name or '-'}, AU emotions {analyzer.au_emotion_name or '-'}")
+    print(f"CPU: {os.cpu_count()} cores visible, load average {os.getloadavg()[0]:.2f} at start")
+    for n in args.faces:
+        video = work / f"faces{n}_640x480.mp4"
+        if not video.exists():
+            write_video(video, n_faces=n, seconds=args.seconds, size=(640, 480), seed=10 + n)
+        out = work / f"annotated{n}.mp4" if args.output else None
+        run_once(video, analyzer, args.detect_every)          # warm-up (graph tracing, caches)
+        s, fast = run_once(video, analyzer, args.detect_every, output=out, keep=not args.no_compare)
+        per_frame = s.faces / max(s.frames, 1)
+        print(f"{n} face(s), 640x480, detect every {args.detect_every}: {s.fps:6.1f} fps end to end "
+              f"({s.frames} frames, {per_frame:.2f} faces/frame found, {s.seconds:.1f} s)"
+              + (" incl. writing the annotated video" if out else ""))
+        if not args.no_compare and args.detect_every > 1:
+            s1, ref = run_once(video, analyzer, 1, keep=True)
+            err, agree, missing = compare(ref, fast)
+            print(f"    detect every frame: {s1.fps:6.1f} fps; k={args.detect_every} vs every frame: "
+                  f"landmarks differ by {err:.2f}% of the inter-ocular distance, top emotion agrees "
+                  f"on {agree * 100:.1f}% of faces, {missing} face(s) missed")
+    print(f"peak memory (this process): {peak_mb():.0f} MB;  load average now {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""Every shipped model still scores what models/metrics.json (quoted by MODEL_CARD.md)
+says it does on PrivateTest, within 0.5 points, and its files match the manifest."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fer_au import zoo
+from fer_au.evaluate import metrics
+
+STORED = json.loads((zoo.MODELS_DIR / "metrics.json").read_text()) if (zoo.MODELS_DIR / "metrics.json").exists() else {}
+
+
+def test_every_registered_model_is_shipped_and_measured():
+    for name, (_, files) in zoo.REGISTRY.items():
+        manifest = zoo.read_manifest()
+        for f in files:
+            assert (zoo.MODELS_DIR / f).exists(), f"{name}: {f} is registered but not shipped"
+            assert f in manifest, f"{name}: {f} is not in the sha256 manifest"
+        assert name in STORED, f"{name}: no figures in models/metrics.json (run bench/accuracy.py --update)"
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name", sorted(STORED))
+def test_shipped_model_matches_its_card(name, fer):
+    test = fer.split("PrivateTest")
+    proba = zoo.load_model(name).predict_proba(test.images)
+    for scheme in ("fer7", "fer6"):
+        m = metrics(proba, test.labels, scheme)
+        assert abs(m["accuracy"] - STORED[name][scheme]["accuracy"]) <= 0.005, (name, scheme, m["accuracy"])
+
+
+def test_corrupted_model_file_is_refused(tmp_path):
+    for name, (_, files) in zoo.REGISTRY.items():
+        if all((zoo.MODELS_DIR / f).exists() for f in files):
+            break
+    else:
+        pytest.skip("no shipped model present")
+    import shutil
+    for f in zoo.read_manifest():
+        if (zoo.MODELS_DIR / f).exists():
+            shutil.copy(zoo.MODELS_DIR / f, tmp_path / f)
+    shutil.copy(zoo.MODELS_DIR / zoo.MANIFEST, tmp_path / zoo.MANIFEST)
+    target = tmp_path / files[0]
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    target.write_bytes(bytes(data))
+    with pytest.raises(zoo.ModelIntegrityError, match="does not match the manifest"):
+        zoo.load_model(name, models_dir=tmp_path)
+    target.unlink()
+    with pytest.raises(zoo.ModelIntegrityError, match="missing"):
+        zoo.load_model(name, models_dir=tmp_path)
