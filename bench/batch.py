@@ -18,7 +18,6 @@ memory must not grow with the length.
 """
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile

@@ -22,16 +22,12 @@ landmarks in between), and smoothing of the emotions over time.
 """
 from __future__ import annotations
 
-import os
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 
 from .labels import FER7
-from .media import MediaError, to_bgr, to_gray
+from .media import to_bgr, to_gray
 
 DETECTORS = {"hog": "dlib-hog", "haar": "opencv-haar"}
 
@@ -83,8 +79,15 @@ class ModelUnavailableError(RuntimeError):
 
 def _load_named(kind: str, name: str, models_dir):
     from . import zoo
+    from .media import _quiet_stderr
     try:
-        return zoo.load_model(name, models_dir)
+        # TensorFlow's start-up chatter (absl/oneDNN notices written straight to the
+        # stderr descriptor) is silenced; a failure still raises, with its message.
+        with _quiet_stderr():
+            model = zoo.load_model(name, models_dir)
+            if kind == "emotion":   # trace the inference graph now, not on the first face
+                model.predict_proba(np.zeros((1, 48, 48), np.uint8))
+        return model
     except zoo.ModelIntegrityError as exc:
         hint = {"emotion": "emotion_model=None (CLI: --emotion-model none)",
                 "au": "au_model=None (CLI: --au-model none)"}[kind]
@@ -97,8 +100,9 @@ class FaceAnalyzer:
 
     Parameters
     ----------
-    detector : "hog" (dlib, default, accurate), "haar" (OpenCV, faster on large
-        images, more false alarms), or a ``fer_au.faces.FaceDetector``.
+    detector : "hog" (dlib, default), "haar" (OpenCV's cascade: more false alarms,
+        and with these wheels slower than dlib's HOG), or a
+        ``fer_au.faces.FaceDetector``.
     emotion_model : "cnn" (the shipped CNN), None (no CNN emotions) or any object
         with ``predict_proba(faces48 (N,48,48) uint8) -> (N,7)``.
     au_model : "au" (the shipped AU-XGBoost emotion model), None, or an object
@@ -204,6 +208,10 @@ class FaceAnalyzer:
             scale = self.detect_size / max(h, w)
             src = cv2.resize(gray, (max(1, round(w * scale)), max(1, round(h * scale))),
                              interpolation=cv2.INTER_AREA)
+        if hasattr(self.detector, "min_size"):
+            # the detector's own floor, in its (possibly downscaled) pixels: for Haar it
+            # also sets the smallest window searched, which is most of its cost
+            self.detector.min_size = max(1, int(self.min_face * scale))
         out = []
         for (x, y, bw, bh), s in self.detector.detect(src):
             box = (x / scale, y / scale, bw / scale, bh / scale)
@@ -304,10 +312,20 @@ class FaceAnalyzer:
                             keep_rows=return_table and csv is None)
         if not return_table:
             return summary
+        import csv as csvlib
+        import io
+
         import pandas as pd
+        text = {"input": str, "error": str}
         if csv is not None:
-            return pd.read_csv(csv, dtype={"input": str, "error": str})
-        return pd.DataFrame(summary.rows, columns=self.columns())
+            return pd.read_csv(csv, dtype=text)
+        # the same types as a table read back from a CSV: numbers as numbers, empty as NaN
+        buf = io.StringIO()
+        w = csvlib.DictWriter(buf, self.columns(), restval="")
+        w.writeheader()
+        w.writerows(summary.rows)
+        buf.seek(0)
+        return pd.read_csv(buf, dtype=text)
 
 
 # ---------------------------------------------------------------------------

@@ -1,14 +1,14 @@
 """XGBoost emotion models on the FACS path: (a) ``au`` on action units alone,
-(b) ``au_geom`` on AUs + landmark geometry + appearance (HOG of the aligned face).
+(b) ``au_geom`` on AUs + landmark geometry (+ optionally HOG appearance of the aligned face).
 
 >>> model = load_au("models")                       # or fer_au.zoo.load_model("au")
 >>> model.predict_proba(faces48)                    # (N,48,48) uint8 -> (N,7) fer7
 >>> model.predict_proba_landmarks(lm)               # landmarks you already have
->>> model.predict_proba_landmarks(lm, image=frame)  # au_geom also needs the pixels
+>>> model.predict_proba_landmarks(lm, image=frame)  # a model with appearance features needs pixels
 
 Both take landmarks from ``faces.LandmarkPredictor`` and AU intensities from
 ``aus.AUEstimator`` (neutral baseline ``models/au_baseline.json``); the XGBoost
-boosters are saved in XGBoost's own JSON format.  ``explain`` gives per-class
+boosters are saved in XGBoost's own binary JSON format (UBJSON, ``.ubj``).  ``explain`` gives per-class
 SHAP contributions (XGBoost ``pred_contribs``) for the interpretability tables.
 """
 from __future__ import annotations
@@ -93,25 +93,34 @@ def aligned_crops(images, landmarks, size: int = HOG_SIZE) -> np.ndarray:
 class AUEmotionModel:
     """An XGBoost booster over AU (and optionally geometry/appearance) features.
 
-    ``kind`` is ``"au"`` (AUs alone) or ``"au_geom"`` (AUs + geometry + HOG).
+    ``kind`` is ``"au"`` (AUs alone) or ``"au_geom"`` (AUs + landmark geometry);
+    ``appearance=True`` (au_geom only) adds HOG of the aligned face, which then
+    needs the pixels at prediction time.  A loaded booster's saved feature names
+    say whether it was trained with appearance.
     """
 
-    def __init__(self, booster, estimator: AUEstimator, kind: str = "au"):
+    def __init__(self, booster, estimator: AUEstimator, kind: str = "au", appearance: bool | None = None):
         if kind not in ("au", "au_geom"):
             raise ValueError(f"unknown AU model kind {kind!r}")
-        self.booster, self.estimator, self.kind = booster, estimator, kind
+        if appearance is None:
+            names = getattr(booster, "feature_names", None) or []
+            appearance = any(str(n).startswith("hog_") for n in names)
+        if appearance and kind != "au_geom":
+            raise ValueError("appearance features go with kind='au_geom'")
+        self.booster, self.estimator, self.kind, self.appearance = booster, estimator, kind, bool(appearance)
         self.classes = list(FER7)
-        self._predictor = None
 
     @property
     def needs_appearance(self) -> bool:
-        return self.kind == "au_geom"
+        return self.appearance
 
     @property
     def feature_names(self) -> list[str]:
         names = au_feature_names()
         if self.kind == "au_geom":
-            names += geometry_feature_names() + appearance_feature_names()
+            names += geometry_feature_names()
+        if self.appearance:
+            names += appearance_feature_names()
         return names
 
     # --- features -----------------------------------------------------------
@@ -120,10 +129,12 @@ class AUEmotionModel:
         lm = np.asarray(landmarks, np.float64).reshape(-1, 68, 2)
         parts = [au_features(self.estimator, lm)]
         if self.kind == "au_geom":
+            parts.append(geometry_features(lm))
+        if self.appearance:
             if crops is None:
-                raise ValueError("the au_geom model also reads the face's pixels: pass image= "
+                raise ValueError("this model also reads the face's pixels: pass image= "
                                  "(the frame the landmarks are in) or crops= (aligned faces)")
-            parts += [geometry_features(lm), appearance_features(crops)]
+            parts.append(appearance_features(crops))
         return np.hstack(parts)
 
     def _landmarks_of_crops(self, faces48):
@@ -152,7 +163,8 @@ class AUEmotionModel:
         """(N, 68, 2) landmarks -> (N, 7) fer7 probabilities.
 
         For the live analyzer that already has landmarks from the full-resolution
-        face.  ``au`` needs nothing else; ``au_geom`` also needs the pixels:
+        face.  The shipped models need nothing else (``image``/``crops`` are
+        ignored); a model trained with ``appearance=True`` also needs the pixels:
         ``image`` (the grey frame all N faces' landmarks are in) or ``crops``
         ((N, HOG_SIZE, HOG_SIZE) faces aligned with ``faces.align_face``)."""
         lm = np.asarray(landmarks, np.float64).reshape(-1, 68, 2)
@@ -174,7 +186,7 @@ class AUEmotionModel:
     def save(self, models_dir, prefix: str | None = None) -> list[Path]:
         models_dir = Path(models_dir)
         models_dir.mkdir(parents=True, exist_ok=True)
-        booster_file = models_dir / f"{prefix or self.kind}_xgb_fer7.json"
+        booster_file = models_dir / f"{prefix or self.kind}_xgb_fer7.ubj"
         self.booster.save_model(str(booster_file))
         base = models_dir / "au_baseline.json"
         self.estimator.save(base)
@@ -186,7 +198,7 @@ def _load(models_dir, kind: str) -> AUEmotionModel:
 
     from .zoo import verified_path
     booster = xgb.Booster()
-    booster.load_model(str(verified_path(f"{kind}_xgb_fer7.json", models_dir)))
+    booster.load_model(str(verified_path(f"{kind}_xgb_fer7.ubj", models_dir)))
     booster.set_param({"nthread": 1})
     est = AUEstimator.load(verified_path("au_baseline.json", models_dir))
     return AUEmotionModel(booster, est, kind)
@@ -198,7 +210,7 @@ def load_au(models_dir=None) -> AUEmotionModel:
 
 
 def load_au_geom(models_dir=None) -> AUEmotionModel:
-    """The shipped model (b): XGBoost on AUs + landmark geometry + HOG appearance."""
+    """The shipped model (b): XGBoost on AUs + landmark geometry (canonical landmarks, head pose)."""
     return _load(models_dir, "au_geom")
 
 
@@ -231,12 +243,13 @@ def train_booster(x_tr, y_tr, x_va, y_va, feature_names, params: dict, rounds: i
     return booster
 
 
-def fer_features(ds, kind: str, est: AUEstimator | None = None, progress: bool = False):
+def fer_features(ds, kind: str, est: AUEstimator | None = None, progress: bool = False,
+                 appearance: bool = False):
     """Landmarks (cached), and the model input of ``kind`` for a FER2013 split."""
     from .faces import crop_landmarks
     lm, det, res = crop_landmarks(ds.images, progress=progress)
-    model = AUEmotionModel(None, est, kind)
-    crops = aligned_crops(ds.images, lm) if kind == "au_geom" else None
+    model = AUEmotionModel(None, est, kind, appearance=appearance)
+    crops = aligned_crops(ds.images, lm) if appearance else None
     return model.features(lm, crops), lm
 
 
@@ -289,30 +302,40 @@ def au_profile(model: AUEmotionModel, x: np.ndarray, y=None, top: int = 4):
     return pd.DataFrame(rows).set_index("emotion")
 
 
-def save_metrics(models_dir, name: str, scheme_metrics: dict) -> None:
-    """Read-modify-write ``models/metrics.json``: {model: {scheme: {split: accuracy}}}."""
+def save_metrics(models_dir, name: str, proba, labels) -> dict:
+    """Read-modify-write ``models/metrics.json`` in ``bench/accuracy.py``'s format:
+    ``{model: {scheme: {accuracy, macro_f1, recall}, n}}`` (other models' keys are kept)."""
+    from .evaluate import metrics
     file = Path(models_dir) / "metrics.json"
     data = json.loads(file.read_text()) if file.exists() else {}
-    data.setdefault(name, {}).update(scheme_metrics)
+    entry = data.setdefault(name, {})
+    for scheme in ("fer7", "fer6"):
+        m = metrics(proba, labels, scheme)
+        entry[scheme] = {"accuracy": round(m["accuracy"], 4), "macro_f1": round(m["macro_f1"], 4),
+                         "recall": {k: round(v["recall"], 3) for k, v in m["per_class"].items()}}
+    entry["n"] = int(len(labels))
     file.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    return entry
 
 
 # Small grids, tuned on PublicTest accuracy (each setting stops early on PublicTest loss).
 GRIDS = {
-    "au": [{"max_depth": d, "eta": 0.05, "subsample": 0.8, "colsample_bytree": 0.8,
+    "au": [{"max_depth": d, "eta": 0.1, "subsample": 0.8, "colsample_bytree": 0.8,
             "min_child_weight": m, "lambda": 1.0} for d in (4, 6) for m in (1, 5)],
-    "au_geom": [{"max_depth": d, "eta": 0.08, "subsample": 0.8, "colsample_bytree": c,
-                 "min_child_weight": 2, "lambda": 2.0} for d, c in ((5, 0.3), (7, 0.2))],
+    "au_geom": [{"max_depth": d, "eta": 0.1, "subsample": 0.8, "colsample_bytree": 0.5,
+                 "min_child_weight": 2, "lambda": 2.0} for d in (4, 6)],
 }
 
 
 def train_models(ds, models_dir, kinds=("au", "au_geom"), grid: dict | None = None,
-                 log=print, progress: bool = False) -> dict:
+                 log=print, progress: bool = False, appearance: bool = False) -> dict:
     """Rebuild the AU baseline and the XGBoost models from FER2013 and ship them.
 
     Training fits, PublicTest picks the setting and the number of trees,
     PrivateTest is scored once at the end (fer7 and fer6) and written to
-    ``models/metrics.json``.  Returns ``{kind: {"params", "publictest", "fer7", "fer6"}}``.
+    ``models/metrics.json``.  ``appearance=True`` adds HOG of the aligned face to
+    ``au_geom`` (slow on one core; the shipped au_geom does without).
+    Returns ``{kind: {"params", "publictest", "fer7", "fer6"}}``.
     """
     from .evaluate import metrics
 
@@ -326,26 +349,27 @@ def train_models(ds, models_dir, kinds=("au", "au_geom"), grid: dict | None = No
     log(f"AU baseline: {est.n_fit_} neutral Training faces -> {models_dir / 'au_baseline.json'}")
     results = {}
     for kind in kinds:
-        xtr, _ = fer_features(tr, kind, est)
-        xva, _ = fer_features(va, kind, est)
-        xte, _ = fer_features(te, kind, est)
-        names = AUEmotionModel(None, est, kind).feature_names
+        app = appearance and kind == "au_geom"
+        xtr, _ = fer_features(tr, kind, est, appearance=app)
+        xva, _ = fer_features(va, kind, est, appearance=app)
+        xte, _ = fer_features(te, kind, est, appearance=app)
+        names = AUEmotionModel(None, est, kind, appearance=app).feature_names
         best = None
         for params in (grid or GRIDS)[kind]:
             b = train_booster(xtr, tr.labels, xva, va.labels, names, params)
-            m = AUEmotionModel(b, est, kind)
+            m = AUEmotionModel(b, est, kind, appearance=app)
             acc = float((m._proba(xva).argmax(1) == va.labels).mean())
             log(f"{kind}: {params} -> {b.num_boosted_rounds()} rounds, PublicTest accuracy {acc:.4f}")
             if best is None or acc > best[0]:
                 best = (acc, params, m)
         acc_va, params, model = best
-        model.booster.save_model(str(models_dir / f"{kind}_xgb_fer7.json"))
+        model.booster.save_model(str(models_dir / f"{kind}_xgb_fer7.ubj"))
         proba = model._proba(xte)
         res = {"params": params, "publictest": acc_va}
         for scheme in ("fer7", "fer6"):
             res[scheme] = metrics(proba, te.labels, scheme)["accuracy"]
-        save_metrics(models_dir, kind, {s: {"PrivateTest": res[s]} for s in ("fer7", "fer6")})
-        log(f"{kind}: shipped {models_dir / f'{kind}_xgb_fer7.json'}; PrivateTest accuracy "
+        save_metrics(models_dir, kind, proba, te.labels)
+        log(f"{kind}: shipped {models_dir / f'{kind}_xgb_fer7.ubj'}; PrivateTest accuracy "
             f"fer7 {res['fer7']:.4f}, fer6 {res['fer6']:.4f}")
         results[kind] = res
     from . import zoo

@@ -65,23 +65,24 @@ AU_NAMES: dict[str, str] = {
 AU_MEASURES: dict[str, str] = {
     "AU01": "height of the inner brow (points 20-21 / 22-23) above the inner eye corner (39 / 42)",
     "AU02": "height of the outer brow (17-18 / 25-26) above the outer eye corner (36 / 45)",
-    "AU04": "lowering of the brows (18-21 / 22-25) towards the eyes, plus the inner brows drawing "
-            "together (distance 21-22, half weight)",
+    "AU04": "lowering of the inner brows (19-21 / 22-24) in the face's frame, plus the inner brows "
+            "drawing together (distance 21-22, half weight)",
     "AU05": "height of the upper lid (37-38 / 43-44) above the eye-corner line",
     "AU06": "PROXY: lift of the lower lid (40-41 / 46-47) towards the eye-corner line plus lift "
-            "of the lip corners (cheek raising pushes both); cannot see the cheek itself",
+            "of the lip corners towards the nose (half weight; cheek raising pushes both); cannot "
+            "see the cheek itself",
     "AU07": "lift of the lower lid (40-41 / 46-47) towards the eye-corner line",
     "AU09": "PROXY: nostril wings (31, 35) drawn up towards the inner eye corners plus inner brow "
             "lowering; cannot see the wrinkles",
     "AU10": "upper lip (50-52) drawn up towards the nose base (33)",
-    "AU12": "lip corners (48 / 54) raised above the mouth's centre line (mean of 51, 57, 62, 66) "
-            "plus mouth widening (half weight)",
+    "AU12": "lip corners (outer 48 / 54 and inner 60 / 64) raised towards the nose base (33), "
+            "plus the inner mouth widening (60-64)",
     "AU15": "lip corners (48 / 54) lowered below the mouth's centre line",
     "AU17": "lower lip (57) pushed up towards the chin (8): chin-to-lip distance shrinking",
     "AU20": "mouth width (48-54) while the corners are not raised",
     "AU23": "mouth narrowing (48-54) with thinner lips (vermilion height 51-62 + 66-57)",
     "AU24": "lips pressed: total vermilion height (51-62 + 66-57) shrinking",
-    "AU25": "gap between the inner lips (62 to 66)",
+    "AU25": "gap between the inner lips (61-67, 62-66, 63-65)",
     "AU26": "jaw drop: nose base (33) to chin (8) distance",
     "AU43": "eye closure: upper-to-lower lid distance (37-38 to 40-41 / 43-44 to 46-47) shrinking",
 }
@@ -91,6 +92,9 @@ DEFAULT_PRESENCE = 2.0
 # Smallest neutral spread (canonical px): stops AUs whose neutral measure barely
 # varies (AU25: closed lips) from blowing up tiny landmark jitter.
 MIN_SPREAD = 0.25
+# AU25's neutral measure is ~0 (closed lips): lips must part by >= 1 canonical px
+# (2 x 0.5) to reach the presence threshold.
+MIN_SPREAD_PER_AU = {"AU25": 0.5}
 # Weakest deliberate emotion -> AU prototypes (EMFACS / Friesen & Ekman), for the
 # profiles table.  Codes we do not estimate (AU16) are kept for reference.
 EMFACS = {
@@ -135,30 +139,32 @@ def raw_measures(landmarks: np.ndarray, canonical: bool = False) -> np.ndarray:
     inner_brow = 0.5 * ((y(39) - _y(p, [20, 21])) + (y(42) - _y(p, [22, 23])))
     outer_brow = 0.5 * ((y(36) - _y(p, [17, 18])) + (y(45) - _y(p, [25, 26])))
     eye_line_r, eye_line_l = _y(p, [36, 39]), _y(p, [42, 45])
-    brow_height = 0.5 * ((eye_line_r - _y(p, [18, 19, 20, 21])) + (eye_line_l - _y(p, [22, 23, 24, 25])))
+    inner_brow_low = _y(p, [19, 20, 21, 22, 23, 24])
     brow_gap = x(22) - x(21)
     upper_lid = 0.5 * ((eye_line_r - _y(p, [37, 38])) + (eye_line_l - _y(p, [43, 44])))
     lower_lid = 0.5 * ((_y(p, [40, 41]) - eye_line_r) + (_y(p, [46, 47]) - eye_line_l))
     mouth_mid = _y(p, [51, 57, 62, 66])
-    corner_lift = mouth_mid - _y(p, [48, 54])
+    corner_lift = mouth_mid - _y(p, [48, 54])              # corners vs the lips' midline
+    corner_to_nose = y(33) - _y(p, [48, 54, 60, 64])        # corners vs the nose base
     width = x(54) - x(48)
+    inner_width = x(64) - x(60)
     nostril_to_eye = 0.5 * ((y(31) - y(39)) + (y(35) - y(42)))
     upper_lip_to_nose = _y(p, [50, 51, 52]) - y(33)
     chin_to_lip = y(8) - y(57)
     vermilion = (y(62) - y(51)) + (y(57) - y(66))
-    lip_gap = np.maximum(y(66) - y(62), 0.0)
+    lip_gap = np.maximum((y(67) - y(61) + y(66) - y(62) + y(65) - y(63)) / 3.0, 0.0)
     jaw = y(8) - y(33)
 
     cols = {
         "AU01": inner_brow,
         "AU02": outer_brow,
-        "AU04": -brow_height - 0.5 * brow_gap,
+        "AU04": inner_brow_low - 0.5 * brow_gap,
         "AU05": upper_lid,
-        "AU06": -lower_lid + 0.5 * corner_lift,
+        "AU06": -lower_lid + 0.5 * corner_to_nose,
         "AU07": -lower_lid,
         "AU09": -nostril_to_eye - 0.5 * inner_brow,
         "AU10": -upper_lip_to_nose,
-        "AU12": corner_lift + 0.5 * width,
+        "AU12": corner_to_nose + inner_width,
         "AU15": -corner_lift,
         "AU17": -chin_to_lip,
         "AU20": width - np.maximum(corner_lift, 0.0),
@@ -192,7 +198,8 @@ class AUEstimator:
             raise ValueError("fit needs landmarks of at least 2 neutral faces, shape (N, 68, 2)")
         self.center_ = np.median(m, axis=0)
         mad = np.median(np.abs(m - self.center_), axis=0) * 1.4826
-        self.scale_ = np.maximum(mad, self.min_spread)
+        floor = np.array([MIN_SPREAD_PER_AU.get(c, self.min_spread) for c in AU_CODES])
+        self.scale_ = np.maximum(mad, floor)
         self.n_fit_ = int(len(m))
         return self
 
@@ -417,12 +424,31 @@ def invariance(est: AUEstimator, faces48: np.ndarray, seed: int = 0, progress: b
     return {"changes": {k: np.array(v) for k, v in changes.items()}, "detected": float(np.mean(found))}
 
 
-def invariance_table(result: dict):
-    """Median |change| of each AU's intensity per transform (pandas; rows transforms).
-    The mirror row is NaN for the midline AUs (only bilateral AUs are compared)."""
+def invariance_table(result: dict, stat: str = "median"):
+    """``stat`` (median, mean or p90) of each AU's |intensity change| per transform
+    (pandas; rows transforms, columns AUs).  Every measure is left-right
+    symmetric, so the mirror row covers all AUs, bilateral or not."""
     import pandas as pd
-    rows = {k: np.median(v, axis=0) for k, v in result["changes"].items()}
-    df = pd.DataFrame.from_dict(rows, orient="index", columns=AU_CODES)
-    if "mirror" in df.index:
-        df.loc["mirror", [c for c in AU_CODES if c not in BILATERAL]] = np.nan
-    return df
+    fn = {"median": lambda v: np.median(v, axis=0), "mean": lambda v: v.mean(axis=0),
+          "p90": lambda v: np.percentile(v, 90, axis=0)}[stat]
+    rows = {k: fn(v) for k, v in result["changes"].items()}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=AU_CODES)
+
+
+INVARIANCE_FLOOR = 0.5     # issue 4: median |change| < 0.5 on the 0-5 scale
+
+
+def means_by_emotion(intensities: np.ndarray, labels_fer7: np.ndarray, presence: bool = False,
+                     threshold: float = DEFAULT_PRESENCE):
+    """Mean AU intensity (or, with ``presence``, the share of faces at or above
+    ``threshold``) per emotion: a pandas table, emotions x AUs."""
+    import pandas as pd
+
+    from .labels import FER7
+    x = np.asarray(intensities, np.float64)
+    if presence:
+        x = (x >= threshold).astype(np.float64)
+    y = np.asarray(labels_fer7)
+    rows = {name: x[y == k].mean(0) if (y == k).any() else np.full(x.shape[1], np.nan)
+            for k, name in enumerate(FER7)}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=AU_CODES)

@@ -75,6 +75,8 @@ _WORKER = {}
 
 
 def _init_worker(kwargs):
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's to handle
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -199,7 +201,6 @@ def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops
                         cap = open_video(path)
                         cap.release()
                         videos.append((Path(path), 0))
-                        bar.total = bar.total  # still one input
                         continue
                     except MediaError:
                         error = f"{path}: neither an image nor a video this toolkit can read"

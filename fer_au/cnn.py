@@ -105,18 +105,26 @@ def train_cnn(x_train, y_train, x_val, y_val, out_dir, *, epochs: int = 30, batc
     state = {"epoch": 0, "best_val_accuracy": 0.0, "history": [], "epochs": epochs}
     steps = len(x_train) // batch_size
 
+    def schedule():  # one warm-up epoch, then cosine decay to 1 % at the last epoch
+        return keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=lr / 10, decay_steps=max(1, steps * (epochs - 1)), alpha=0.01,
+            warmup_target=lr, warmup_steps=steps)
+
     if resume and last.exists() and state_file.exists():
         state = json.loads(state_file.read_text())
         model = keras.saving.load_model(last)
+        if state.get("epochs") != epochs:
+            # A run lengthened or shortened midway: re-plan the decay to end at the new
+            # last epoch (the step counter carries on, so the rate changes smoothly).
+            model.optimizer.learning_rate = schedule()
+            state["epochs"] = epochs
         if verbose:
-            print(f"resuming from epoch {state['epoch']} (best val acc {state['best_val_accuracy']:.4f})")
+            print(f"resuming from epoch {state['epoch']} of {epochs} "
+                  f"(best val acc {state['best_val_accuracy']:.4f})")
     else:
         keras.utils.set_random_seed(seed)
         model = build_model(n_classes)
-        schedule = keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=lr / 10, decay_steps=max(1, steps * (epochs - 1)), alpha=0.01,
-            warmup_target=lr, warmup_steps=steps)
-        model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=5e-4),
+        model.compile(optimizer=keras.optimizers.AdamW(schedule(), weight_decay=5e-4),
                       loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
                       metrics=["accuracy"])
 

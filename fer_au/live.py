@@ -201,6 +201,8 @@ def run_live(source, analyzer, *, display: bool = True, output=None, csv=None, s
                          "use --no-display (with --output/--csv) to run headless")
     src = parse_source(source)
     cap = open_video(src)
+    if isinstance(src, int):
+        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)   # a camera: show the newest frame, not a backlog
     info = video_info(cap, src)
     is_file = isinstance(src, str) and "://" not in src
     fps_src = info.fps or 0.0

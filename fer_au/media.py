@@ -18,7 +18,9 @@ length); ``every=N`` keeps every N-th frame and only *grabs* the others.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -163,13 +165,45 @@ class VideoInfo:
     height: int
 
 
-def open_video(source):
-    """Open a video file, camera index or stream URL with OpenCV; MediaError if it fails."""
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence what OpenCV and FFmpeg print on stderr while a capture opens (their
+    multi-line warnings would bury the one-line error this module raises)."""
     import cv2
 
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, ValueError, OSError):
+        fd = None
+    saved = None
+    try:
+        if fd is not None:
+            sys.stderr.flush()
+            saved = os.dup(fd)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, fd)
+            os.close(devnull)
+        yield
+    finally:
+        if saved is not None:
+            os.dup2(saved, fd)
+            os.close(saved)
+        cv2.utils.logging.setLogLevel(level)
+
+
+def _capture(src):
+    import cv2
+    with _quiet_stderr():
+        return cv2.VideoCapture(src)
+
+
+def open_video(source):
+    """Open a video file, camera index or stream URL with OpenCV; MediaError if it fails."""
     if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
         index = int(source)
-        cap = cv2.VideoCapture(index)
+        cap = _capture(index)
         if not cap.isOpened():
             cap.release()
             raise MediaError(f"camera {index}: cannot be opened (no camera attached, or it is in use); "
@@ -183,7 +217,7 @@ def open_video(source):
             raise MediaError(f"{src}: no such file")
         if p.is_dir():
             raise MediaError(f"{src}: is a folder, not a video")
-    cap = cv2.VideoCapture(src)
+    cap = _capture(src)
     if not cap.isOpened():
         cap.release()
         what = "stream" if is_url else "video"
@@ -287,4 +321,5 @@ def expand_inputs(paths, recursive: bool = False) -> tuple[list[Path], list[Path
         elif p not in seen:
             seen.add(p)
             files.append(p)
+    skipped = [p for p in skipped if p not in seen]   # named explicitly as well: analysed
     return files, skipped

@@ -24,8 +24,8 @@ MANIFEST = "MANIFEST.sha256"
 REGISTRY: dict[str, tuple[str, tuple[str, ...]]] = {
     "cnn": ("fer_au.cnn:load_shipped", ("cnn_fer7.keras",)),
     "classical": ("fer_au.classifiers:load_classical", ("classical_fer7.joblib",)),
-    "au": ("fer_au.au_models:load_au", ("au_xgb_fer7.json", "au_baseline.json")),
-    "au_geom": ("fer_au.au_models:load_au_geom", ("au_geom_xgb_fer7.json", "au_baseline.json")),
+    "au": ("fer_au.au_models:load_au", ("au_xgb_fer7.ubj", "au_baseline.json")),
+    "au_geom": ("fer_au.au_models:load_au_geom", ("au_geom_xgb_fer7.ubj", "au_baseline.json")),
 }
 
 

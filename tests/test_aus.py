@@ -88,7 +88,7 @@ def test_each_movement_moves_its_au(est):
     _check(est, _moved(c, [37, 38, 43, 44], dy=-1.2), {"AU05"}, {"AU43", "AU07"})
     _check(est, _moved(_moved(c, [37, 38, 43, 44], dy=1.0), [40, 41, 46, 47], dy=-0.8), {"AU43"}, {"AU05"})
     _check(est, _moved(c, [40, 41, 46, 47], dy=-1.0), {"AU07"}, {"AU05"})
-    smile = _moved(_moved(_moved(c, [48, 54], dy=-2.0), [48], dx=-1.0), [54], dx=1.0)
+    smile = _moved(_moved(_moved(c, [48, 54, 60, 64], dy=-2.0), [48, 60], dx=-1.0), [54, 64], dx=1.0)
     _check(est, smile, {"AU12"}, {"AU15", "AU25", "AU01"})
     _check(est, _moved(c, [48, 54], dy=2.0), {"AU15"}, {"AU12"})
     jaw = _moved(c, list(range(3, 14)) + [55, 56, 57, 58, 59, 65, 66, 67], dy=4.0)

@@ -8,7 +8,8 @@ def add_model_options(p, *, detect_every_default: int = 1) -> None:
     """Options shared by analyze and live."""
     g = p.add_argument_group("models")
     g.add_argument("--detector", choices=["hog", "haar"], default="hog",
-                   help="face detector: dlib HOG (default, accurate) or OpenCV Haar cascade (faster on big images)")
+                   help="face detector: dlib HOG (default: the boxes dlib's landmarks were trained on) or "
+                        "OpenCV's Haar cascade (an alternative; slower than dlib's HOG with these wheels)")
     g.add_argument("--upsample", type=int, default=0,
                    help="dlib upsampling before detection (1 finds faces down to ~40 px, ~4x slower; default 0)")
     g.add_argument("--min-face", type=int, default=40, metavar="PX", help="smallest face side kept (default 40)")

@@ -44,7 +44,11 @@ def run(args) -> int:
     except ModelUnavailableError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    images = sorted(p for p in samples.iterdir() if p.is_file())
+    try:   # show paths as the user would type them
+        samples = samples.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        pass
+    images = sorted(p for p in samples.iterdir() if p.is_file() and p.suffix.lower() != ".md")
     crops = sorted((samples / "crops").glob("*.png")) if (samples / "crops").is_dir() else []
     print(f"analysing {len(images)} sample files in {samples} (and {len(crops)} face crops) ...")
     summary = run_batch([str(p) for p in images], csv=args.output, every=args.every,

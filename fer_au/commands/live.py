@@ -38,9 +38,6 @@ def run(args) -> int:
     if not 0.0 <= args.smooth < 1.0:
         print(f"error: --smooth must be in [0, 1), got {args.smooth}", file=sys.stderr)
         return 2
-    if args.no_display and not (args.output or args.csv):
-        print("note: --no-display without --output or --csv shows and saves nothing; "
-              "the summary is all you get", file=sys.stderr)
     try:
         analyzer = FaceAnalyzer(**analyzer_kwargs(args))
     except ModelUnavailableError as exc:
@@ -55,6 +52,8 @@ def run(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(summary.line())
+    if args.no_display and not (args.output or args.csv):
+        print("note: with --no-display and neither --output nor --csv, nothing was shown or saved")
     if summary.output:
         print(f"annotated video: {summary.output}")
     if summary.csv:

@@ -15,9 +15,9 @@ def add_parser(tsub):
                     "with its sha256 in the manifest. PrivateTest is never looked at; score it "
                     "with `python cli.py evaluate --model classical`.")
     p.add_argument("--data", required=True, help="fer2013.csv[.gz] or its folder")
-    p.add_argument("--pca", type=int, default=SHIPPED_PARAMS["pca"], help="PCA components (whitened)")
-    p.add_argument("--gamma", type=float, default=SHIPPED_PARAMS["gamma"],
-                   help="RBF gamma on the whitened PCA space (default 1/PCA)")
+    p.add_argument("--pca", type=int, default=SHIPPED_PARAMS["pca"], help="PCA components")
+    p.add_argument("--gamma-scale", type=float, default=SHIPPED_PARAMS["gamma_scale"],
+                   help="RBF gamma = this / median squared distance between training faces")
     p.add_argument("--n-components", type=int, default=SHIPPED_PARAMS["n_components"],
                    help="Nystroem landmarks of the RBF map")
     p.add_argument("--C", type=float, default=SHIPPED_PARAMS["C"], help="logistic-regression C")
@@ -41,7 +41,7 @@ def run(args) -> int:
     tr, va = ds.split("Training"), ds.split("PublicTest")
     if args.limit:
         tr = tr[: args.limit]
-    model = ClassicalEmotionModel(pca=args.pca, gamma=args.gamma, n_components=args.n_components,
+    model = ClassicalEmotionModel(pca=args.pca, gamma_scale=args.gamma_scale, n_components=args.n_components,
                                   C=args.C, hflip=not args.no_hflip, random_state=args.seed,
                                   progress=True)
     t = time.perf_counter()

@@ -1,0 +1,73 @@
+"""The command line as a user runs it: help, `data check`, `models`, `evaluate` errors."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fer_au.data import make_csv
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def cli(*args, cwd=REPO):
+    return subprocess.run([sys.executable, str(REPO / "cli.py"), *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_help_lists_every_subcommand():
+    r = cli("--help")
+    assert r.returncode == 0
+    for sub in ("demo", "analyze", "live", "train", "evaluate", "data", "models"):
+        assert sub in r.stdout
+
+
+def test_train_help_lists_targets():
+    r = cli("train", "--help")
+    assert r.returncode == 0
+    for target in ("cnn", "classical", "au"):
+        assert target in r.stdout
+
+
+def test_data_check_good_file(tmp_path, synthetic, monkeypatch):
+    p = tmp_path / "fer2013.csv"
+    p.write_text(make_csv(*synthetic))
+    r = cli("data", "check", p, "--no-cache")
+    assert r.returncode == 0, r.stderr
+    assert "21 images" in r.stdout and "Training" in r.stdout and "no problems found" in r.stdout
+
+
+def test_data_check_broken_file_lists_rows_and_fails(tmp_path, synthetic):
+    p = tmp_path / "fer2013.csv"
+    text = make_csv(*synthetic).splitlines(keepends=True)
+    text[3] = "9" + text[3][1:]          # unknown label on line 4
+    text[5] = text[5].replace(" ", "  x ", 1)  # non-numeric pixel on line 6
+    p.write_text("".join(text))
+    r = cli("data", "check", p, "--no-cache")
+    assert r.returncode == 1
+    assert "2 bad row(s)" in r.stderr and f"{p}:4: unknown label '9'" in r.stderr and f"{p}:6:" in r.stderr
+    assert "19 images" in r.stdout
+
+
+def test_data_check_unreadable_is_one_line(tmp_path):
+    p = tmp_path / "empty.csv"
+    p.write_text("")
+    r = cli("data", "check", p, "--no-cache")
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "empty" in r.stderr
+    r = cli("data", "check", tmp_path / "missing.csv")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "missing.csv" in r.stderr
+
+
+def test_models_lists_checksums():
+    r = cli("models")
+    assert "cnn" in r.stdout
+
+
+@pytest.mark.realdata
+def test_data_check_real(fer_path):
+    r = cli("data", "check", fer_path)
+    assert r.returncode == 0, r.stderr
+    assert "35887 images" in r.stdout and "FER+" in r.stdout
