@@ -11,7 +11,7 @@ their invariance, the AU emotion models, and what those models learned.
 3. Invariance: median |change| of each AU's intensity when the image is rotated
    +-15 deg, scaled 0.5x/2x, shifted, all at random, or mirrored (on
    --invariance-faces faces of --split).
-4. The shipped AU models (au, au_geom): 7- and 6-class accuracy on PrivateTest.
+4. The shipped AU models (au, au_geom, au_app): 7- and 6-class accuracy on PrivateTest.
 5. Per-emotion AU importance (mean |SHAP| from XGBoost pred_contribs) and each
    emotion's learned AU profile beside its EMFACS prototype.
 Runs on one core (OMP_NUM_THREADS=1); ~5-10 min with the landmark cache warm.
@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from fer_au import aus, zoo  # noqa: E402
-from fer_au.au_models import au_importance, au_profile  # noqa: E402
+from fer_au.au_models import au_effects, au_importance, au_profile  # noqa: E402
 from fer_au.data import find_data, load_fer2013  # noqa: E402
 from fer_au.evaluate import metrics  # noqa: E402
 from fer_au.faces import crop_landmarks, landmark_success, usable  # noqa: E402
@@ -112,7 +112,7 @@ def main():
         test = ds.split("PrivateTest")
         print("\n== 4. AU emotion models on PrivateTest")
         out["models"] = {}
-        for name in ("au", "au_geom"):
+        for name in ("au", "au_geom", "au_app"):
             model = zoo.load_model(name)
             proba = model.predict_proba(test.images)
             r = {s: metrics(proba, test.labels, s) for s in ("fer7", "fer6")}
@@ -124,13 +124,19 @@ def main():
         model = zoo.load_model("au")
         tlm, _, _ = crop_landmarks(test.images)
         feats = model.features(tlm)
-        imp = au_importance(model, feats, test.labels)
+        contribs = model.explain(feats)
+        imp = au_importance(model, feats, test.labels, contribs=contribs)
         print("mean |SHAP| of each AU for each emotion's score, over that emotion's faces:")
         print(imp.round(3).to_string())
-        prof = au_profile(model, feats, test.labels)
+        eff = au_effects(model, feats, contribs=contribs)
+        print("\neffect of each AU on each emotion (corr(AU score, its SHAP) x mean |SHAP|; "
+              "> 0: more AU -> more emotion):")
+        print(eff.round(3).to_string())
+        prof = au_profile(model, feats, test.labels, contribs=contribs)
         print("\nlearned AU profile vs EMFACS prototype:")
         print(prof.to_string())
         out["importance"] = imp.round(4).to_dict()
+        out["effects"] = eff.round(4).to_dict()
         out["profile"] = prof.reset_index().to_dict(orient="records")
 
     if args.json:

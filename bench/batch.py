@@ -110,8 +110,9 @@ def bench_photos(args):
         print(f"--workers {w}: {steady:6.1f} photos/s steady state (first to last result), "
               f"{len(photos) / secs:6.1f} photos/s incl. the workers' model loading ({secs:.1f} s), "
               f"{len(photos) / total:6.1f} photos/s for the whole command ({total:.1f} s incl. "
-              f"Python/TensorFlow start-up); peak memory {stats['peak_self_mb']} MB main + "
-              f"{stats['peak_child_mb']} MB largest worker\n    [{summary}]")
+              f"Python/TensorFlow start-up); peak memory {stats['peak_self_mb']} MB main"
+              + (f" + {stats['peak_child_mb']} MB largest worker" if w > 1 else "")
+              + f"\n    [{summary}]")
     print(f"load average now {os.getloadavg()[0]:.2f}")
 
 

@@ -1,10 +1,11 @@
 """XGBoost emotion models on the FACS path: (a) ``au`` on action units alone,
-(b) ``au_geom`` on AUs + landmark geometry (+ optionally HOG appearance of the aligned face).
+(b) ``au_geom`` on AUs + landmark geometry, and ``au_app``: AUs + geometry +
+appearance (HOG of the aligned face, reduced to 60 principal components).
 
 >>> model = load_au("models")                       # or fer_au.zoo.load_model("au")
 >>> model.predict_proba(faces48)                    # (N,48,48) uint8 -> (N,7) fer7
 >>> model.predict_proba_landmarks(lm)               # landmarks you already have
->>> model.predict_proba_landmarks(lm, image=frame)  # a model with appearance features needs pixels
+>>> app.predict_proba_landmarks(lm, image=frame)    # au_app also needs the pixels
 
 Both take landmarks from ``faces.LandmarkPredictor`` and AU intensities from
 ``aus.AUEstimator`` (neutral baseline ``models/au_baseline.json``); the XGBoost
@@ -48,20 +49,23 @@ def geometry_features(landmarks: np.ndarray, image_shapes=None) -> np.ndarray:
     lm = np.asarray(landmarks, np.float64)
     can = to_canonical(lm) - CANONICAL_68
     if image_shapes is None:
-        # pose from the canonical-scale points (perspective of a 48-px crop removed)
+        # pose of the canonical-frame points, as if seen in a 48-px crop: independent of image size
         shapes = [(48, 48)] * len(lm)
         pose_lm = to_canonical(lm)
     else:
         shapes, pose_lm = image_shapes, lm
     pose = np.array([head_pose(p, s) for p, s in zip(pose_lm, shapes)], np.float64).reshape(-1, 3)
-    return np.hstack([can.reshape(len(lm), -1), np.nan_to_num(pose)]).astype(np.float32)
+    return np.hstack([can.reshape(len(lm), 136), np.nan_to_num(pose)]).astype(np.float32)
 
 
 def geometry_feature_names() -> list[str]:
     return [f"{a}_{i}" for i in range(68) for a in ("dx", "dy")] + POSE_COLS
 
 
-def appearance_features(aligned: np.ndarray) -> np.ndarray:
+HOG_COMPONENTS = 60
+
+
+def hog_features(aligned: np.ndarray) -> np.ndarray:
     """HOG (9 orientations, 8-px cells, 2x2 blocks) of each face aligned to
     ``HOG_SIZE`` px (``faces.align_face``), histogram-equalised first."""
     import cv2
@@ -76,8 +80,32 @@ def appearance_features(aligned: np.ndarray) -> np.ndarray:
 
 
 def appearance_feature_names() -> list[str]:
-    n = ((HOG_SIZE // HOG_CELL) - HOG_BLOCK + 1) ** 2 * HOG_BLOCK ** 2 * 9
-    return [f"hog_{i}" for i in range(n)]
+    return [f"hog_pc{i}" for i in range(HOG_COMPONENTS)]
+
+
+class HogPCA:
+    """Principal components of the HOG vectors (fitted on Training), as plain arrays."""
+
+    def __init__(self, mean: np.ndarray, components: np.ndarray):
+        self.mean, self.components = np.asarray(mean, np.float32), np.asarray(components, np.float32)
+
+    @classmethod
+    def fit(cls, hog: np.ndarray, n: int = HOG_COMPONENTS, seed: int = 0) -> "HogPCA":
+        from sklearn.decomposition import PCA
+        p = PCA(n, random_state=seed, svd_solver="randomized").fit(hog)
+        return cls(p.mean_, p.components_)
+
+    def transform(self, hog: np.ndarray) -> np.ndarray:
+        return ((np.asarray(hog, np.float32) - self.mean) @ self.components.T).astype(np.float32)
+
+    def save(self, path) -> None:
+        with open(path, "wb") as fh:
+            np.savez(fh, mean=self.mean, components=self.components)
+
+    @classmethod
+    def load(cls, path) -> "HogPCA":
+        with np.load(path) as z:
+            return cls(z["mean"], z["components"])
 
 
 def aligned_crops(images, landmarks, size: int = HOG_SIZE) -> np.ndarray:
@@ -91,35 +119,31 @@ def aligned_crops(images, landmarks, size: int = HOG_SIZE) -> np.ndarray:
 # The model
 # ---------------------------------------------------------------------------
 class AUEmotionModel:
-    """An XGBoost booster over AU (and optionally geometry/appearance) features.
+    """An XGBoost booster over AU (and geometry, appearance) features.
 
-    ``kind`` is ``"au"`` (AUs alone) or ``"au_geom"`` (AUs + landmark geometry);
-    ``appearance=True`` (au_geom only) adds HOG of the aligned face, which then
-    needs the pixels at prediction time.  A loaded booster's saved feature names
-    say whether it was trained with appearance.
+    ``kind``: ``"au"`` (AUs alone), ``"au_geom"`` (AUs + landmark geometry) or
+    ``"au_app"`` (AUs + geometry + ``hog_pca`` of the aligned face's HOG; needs
+    the pixels at prediction time).
     """
 
-    def __init__(self, booster, estimator: AUEstimator, kind: str = "au", appearance: bool | None = None):
-        if kind not in ("au", "au_geom"):
-            raise ValueError(f"unknown AU model kind {kind!r}")
-        if appearance is None:
-            names = getattr(booster, "feature_names", None) or []
-            appearance = any(str(n).startswith("hog_") for n in names)
-        if appearance and kind != "au_geom":
-            raise ValueError("appearance features go with kind='au_geom'")
-        self.booster, self.estimator, self.kind, self.appearance = booster, estimator, kind, bool(appearance)
+    KINDS = ("au", "au_geom", "au_app")
+
+    def __init__(self, booster, estimator: AUEstimator, kind: str = "au", hog_pca: HogPCA | None = None):
+        if kind not in self.KINDS:
+            raise ValueError(f"unknown AU model kind {kind!r}; use one of {self.KINDS}")
+        self.booster, self.estimator, self.kind, self.hog_pca = booster, estimator, kind, hog_pca
         self.classes = list(FER7)
 
     @property
     def needs_appearance(self) -> bool:
-        return self.appearance
+        return self.kind == "au_app"
 
     @property
     def feature_names(self) -> list[str]:
         names = au_feature_names()
-        if self.kind == "au_geom":
+        if self.kind in ("au_geom", "au_app"):
             names += geometry_feature_names()
-        if self.appearance:
+        if self.kind == "au_app":
             names += appearance_feature_names()
         return names
 
@@ -128,13 +152,13 @@ class AUEmotionModel:
         """The model's input matrix from landmarks (and aligned ``HOG_SIZE`` crops)."""
         lm = np.asarray(landmarks, np.float64).reshape(-1, 68, 2)
         parts = [au_features(self.estimator, lm)]
-        if self.kind == "au_geom":
+        if self.kind in ("au_geom", "au_app"):
             parts.append(geometry_features(lm))
-        if self.appearance:
+        if self.kind == "au_app":
             if crops is None:
-                raise ValueError("this model also reads the face's pixels: pass image= "
+                raise ValueError("the au_app model also reads the face's pixels: pass image= "
                                  "(the frame the landmarks are in) or crops= (aligned faces)")
-            parts.append(appearance_features(crops))
+            parts.append(self.hog_pca.transform(hog_features(crops)))
         return np.hstack(parts)
 
     def _landmarks_of_crops(self, faces48):
@@ -163,8 +187,8 @@ class AUEmotionModel:
         """(N, 68, 2) landmarks -> (N, 7) fer7 probabilities.
 
         For the live analyzer that already has landmarks from the full-resolution
-        face.  The shipped models need nothing else (``image``/``crops`` are
-        ignored); a model trained with ``appearance=True`` also needs the pixels:
+        face.  ``au`` and ``au_geom`` need nothing else (``image``/``crops`` are
+        ignored); ``au_app`` also needs the pixels:
         ``image`` (the grey frame all N faces' landmarks are in) or ``crops``
         ((N, HOG_SIZE, HOG_SIZE) faces aligned with ``faces.align_face``)."""
         lm = np.asarray(landmarks, np.float64).reshape(-1, 68, 2)
@@ -201,7 +225,8 @@ def _load(models_dir, kind: str) -> AUEmotionModel:
     booster.load_model(str(verified_path(f"{kind}_xgb_fer7.ubj", models_dir)))
     booster.set_param({"nthread": 1})
     est = AUEstimator.load(verified_path("au_baseline.json", models_dir))
-    return AUEmotionModel(booster, est, kind)
+    pca = HogPCA.load(verified_path("au_app_hog_pca.npz", models_dir)) if kind == "au_app" else None
+    return AUEmotionModel(booster, est, kind, hog_pca=pca)
 
 
 def load_au(models_dir=None) -> AUEmotionModel:
@@ -212,6 +237,12 @@ def load_au(models_dir=None) -> AUEmotionModel:
 def load_au_geom(models_dir=None) -> AUEmotionModel:
     """The shipped model (b): XGBoost on AUs + landmark geometry (canonical landmarks, head pose)."""
     return _load(models_dir, "au_geom")
+
+
+def load_au_app(models_dir=None) -> AUEmotionModel:
+    """AUs + landmark geometry + appearance (60 principal components of HOG of the
+    aligned face); ``predict_proba_landmarks`` needs ``image=`` or ``crops=``."""
+    return _load(models_dir, "au_app")
 
 
 # ---------------------------------------------------------------------------
@@ -244,12 +275,12 @@ def train_booster(x_tr, y_tr, x_va, y_va, feature_names, params: dict, rounds: i
 
 
 def fer_features(ds, kind: str, est: AUEstimator | None = None, progress: bool = False,
-                 appearance: bool = False):
+                 hog_pca: HogPCA | None = None):
     """Landmarks (cached), and the model input of ``kind`` for a FER2013 split."""
     from .faces import crop_landmarks
     lm, det, res = crop_landmarks(ds.images, progress=progress)
-    model = AUEmotionModel(None, est, kind, appearance=appearance)
-    crops = aligned_crops(ds.images, lm) if appearance else None
+    model = AUEmotionModel(None, est, kind, hog_pca=hog_pca)
+    crops = aligned_crops(ds.images, lm) if kind == "au_app" else None
     return model.features(lm, crops), lm
 
 
@@ -266,13 +297,14 @@ def fit_baseline(ds_train) -> AUEstimator:
 # ---------------------------------------------------------------------------
 # Interpretation
 # ---------------------------------------------------------------------------
-def au_importance(model: AUEmotionModel, x: np.ndarray, y=None):
+def au_importance(model: AUEmotionModel, x: np.ndarray, y=None, contribs=None):
     """Mean |SHAP| of each AU for each emotion's score (AUs x emotions, pandas).
 
     With ``y``, each emotion's column is averaged over the faces of that emotion;
-    otherwise over all faces.  For ``au_geom`` only the AU features are shown."""
+    otherwise over all faces.  For ``au_geom`` only the AU features are shown.
+    ``contribs`` = ``model.explain(x)`` if already computed."""
     import pandas as pd
-    c = model.explain(x)[:, :, :len(AU_CODES)]       # (N, 7, n_AU)
+    c = (model.explain(x) if contribs is None else contribs)[:, :, :len(AU_CODES)]   # (N, 7, n_AU)
     cols = {}
     for k, name in enumerate(FER7):
         rows = c[:, k, :] if y is None else c[np.asarray(y) == k, k, :]
@@ -280,25 +312,44 @@ def au_importance(model: AUEmotionModel, x: np.ndarray, y=None):
     return pd.DataFrame(cols, index=pd.Index(AU_CODES, name="AU"))
 
 
-def au_profile(model: AUEmotionModel, x: np.ndarray, y=None, top: int = 4):
-    """Each emotion's learned AU profile beside its EMFACS prototype.
-
-    The learned profile lists the AUs whose mean signed SHAP contribution to the
-    emotion's score is largest and positive (the AUs whose presence pushes the
-    model towards that emotion), averaged over that emotion's faces."""
+def au_effects(model: AUEmotionModel, x: np.ndarray, contribs=None):
+    """How each AU moves each emotion's score (AUs x emotions, pandas): the
+    correlation, over all faces, between the AU's score and its SHAP contribution
+    to the emotion, times its mean |SHAP|.  Positive = more of the AU pushes the
+    model towards the emotion; negative = more of it pushes away."""
     import pandas as pd
-    c = model.explain(x)[:, :, :len(AU_CODES)]
+    c = (model.explain(x) if contribs is None else contribs)[:, :, :len(AU_CODES)]
+    xa = np.asarray(x, np.float64)[:, :len(AU_CODES)]
+    out = np.zeros((len(AU_CODES), len(FER7)))
+    for j in range(len(AU_CODES)):
+        xs = xa[:, j] - xa[:, j].mean()
+        for k in range(len(FER7)):
+            cs = c[:, k, j] - c[:, k, j].mean()
+            den = np.sqrt((xs ** 2).sum() * (cs ** 2).sum())
+            out[j, k] = (xs @ cs / den if den > 0 else 0.0) * np.abs(c[:, k, j]).mean()
+    return pd.DataFrame(out, index=pd.Index(AU_CODES, name="AU"), columns=list(FER7))
+
+
+def au_profile(model: AUEmotionModel, x: np.ndarray, y=None, top: int = 4, contribs=None,
+               min_effect: float = 0.02):
+    """Each emotion's learned AU profile beside its EMFACS prototype (pandas).
+
+    The learned profile lists up to ``top`` AUs whose *presence* pushes the model
+    towards the emotion most (largest positive ``au_effects``, at least
+    ``min_effect``), with the effect in parentheses; ``overlap`` counts the
+    prototype's AUs among them (of those fer_au estimates)."""
+    import pandas as pd
+    eff = au_effects(model, x, contribs)
     rows = []
-    for k, name in enumerate(FER7):
-        sel = c[:, k, :] if y is None else c[np.asarray(y) == k, k, :]
-        mean = sel.mean(0) if len(sel) else np.zeros(len(AU_CODES))
-        order = [i for i in np.argsort(-mean) if mean[i] > 0][:top]
-        learned = [AU_CODES[i] for i in order]
+    for name in FER7:
+        e = eff[name]
+        learned = [a for a in e.sort_values(ascending=False).index if e[a] >= min_effect][:top]
         proto = EMFACS.get(name, [])
-        rows.append({"emotion": name, "learned (top AUs by mean SHAP)": " ".join(
-            f"{AU_CODES[i][2:]}({mean[i]:+.2f})" for i in order),
-            "EMFACS prototype": "+".join(a[2:] for a in proto) if proto else "-",
-            "overlap": len(set(learned) & set(proto)), "prototype size": len(proto)})
+        est = [a for a in proto if a in AU_CODES]
+        rows.append({"emotion": name,
+                     "learned (AU: effect)": ", ".join(f"{a[2:]}: {e[a]:+.2f}" for a in learned) or "-",
+                     "EMFACS prototype": "+".join(a[2:] for a in proto) if proto else "-",
+                     "overlap": f"{len(set(learned) & set(est))}/{len(est)}" if est else "-"})
     return pd.DataFrame(rows).set_index("emotion")
 
 
@@ -324,17 +375,19 @@ GRIDS = {
             "min_child_weight": m, "lambda": 1.0} for d in (4, 6) for m in (1, 5)],
     "au_geom": [{"max_depth": d, "eta": 0.1, "subsample": 0.8, "colsample_bytree": 0.5,
                  "min_child_weight": 2, "lambda": 2.0} for d in (4, 6)],
+    "au_app": [{"max_depth": 6, "eta": 0.1, "subsample": 0.8, "colsample_bytree": 0.5,
+                "min_child_weight": 2, "lambda": 2.0}],
 }
 
 
-def train_models(ds, models_dir, kinds=("au", "au_geom"), grid: dict | None = None,
-                 log=print, progress: bool = False, appearance: bool = False) -> dict:
+def train_models(ds, models_dir, kinds=("au", "au_geom", "au_app"), grid: dict | None = None,
+                 log=print, progress: bool = False) -> dict:
     """Rebuild the AU baseline and the XGBoost models from FER2013 and ship them.
 
     Training fits, PublicTest picks the setting and the number of trees,
     PrivateTest is scored once at the end (fer7 and fer6) and written to
-    ``models/metrics.json``.  ``appearance=True`` adds HOG of the aligned face to
-    ``au_geom`` (slow on one core; the shipped au_geom does without).
+    ``models/metrics.json``.  For ``au_app`` the HOG principal components are
+    fitted on Training and shipped as ``models/au_app_hog_pca.npz``.
     Returns ``{kind: {"params", "publictest", "fer7", "fer6"}}``.
     """
     from .evaluate import metrics
@@ -349,15 +402,19 @@ def train_models(ds, models_dir, kinds=("au", "au_geom"), grid: dict | None = No
     log(f"AU baseline: {est.n_fit_} neutral Training faces -> {models_dir / 'au_baseline.json'}")
     results = {}
     for kind in kinds:
-        app = appearance and kind == "au_geom"
-        xtr, _ = fer_features(tr, kind, est, appearance=app)
-        xva, _ = fer_features(va, kind, est, appearance=app)
-        xte, _ = fer_features(te, kind, est, appearance=app)
-        names = AUEmotionModel(None, est, kind, appearance=app).feature_names
+        pca = None
+        if kind == "au_app":
+            lm_tr, _, _ = crop_landmarks(tr.images)
+            pca = HogPCA.fit(hog_features(aligned_crops(tr.images, lm_tr)))
+            pca.save(models_dir / "au_app_hog_pca.npz")
+        xtr, _ = fer_features(tr, kind, est, hog_pca=pca)
+        xva, _ = fer_features(va, kind, est, hog_pca=pca)
+        xte, _ = fer_features(te, kind, est, hog_pca=pca)
+        names = AUEmotionModel(None, est, kind, hog_pca=pca).feature_names
         best = None
         for params in (grid or GRIDS)[kind]:
             b = train_booster(xtr, tr.labels, xva, va.labels, names, params)
-            m = AUEmotionModel(b, est, kind, appearance=app)
+            m = AUEmotionModel(b, est, kind, hog_pca=pca)
             acc = float((m._proba(xva).argmax(1) == va.labels).mean())
             log(f"{kind}: {params} -> {b.num_boosted_rounds()} rounds, PublicTest accuracy {acc:.4f}")
             if best is None or acc > best[0]:

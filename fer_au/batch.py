@@ -40,6 +40,7 @@ class Summary:
     rows_written: int = 0
     seconds: float = 0.0
     interrupted: bool = False
+    small_no_face: int = 0   # images <= 96 px without a face (face crops, without --crops?)
     t_first: float = 0.0     # perf_counter of the first / last image result (throughput)
     t_last: float = 0.0
     csv: str | None = None
@@ -52,15 +53,24 @@ class Summary:
             parts.append(f"{self.resumed} already in the CSV (resumed)")
         if self.skipped:
             parts.append(f"{len(self.skipped)} non-media file(s) in folders not analysed")
-        return "; ".join(parts) + f"; {self.seconds:.1f} s"
+        line = "; ".join(parts) + f"; {self.seconds:.1f} s"
+        if self.small_no_face:
+            line += (f"\nnote: {self.small_no_face} small image(s) (<= {SMALL} px) had no face found; "
+                     "if they are face crops (FER2013-style), run again with --crops")
+        return line
 
 
 # ------------------------------------------------------------------ one input
+SMALL = 96   # an image this small without a face is probably a face crop: hint at --crops
+
+
 def _image_rows(analyzer, path, crops: bool):
-    """Rows for one image file; raises MediaError when it cannot be read."""
+    """Rows for one image file and its face count (-1: none found in a small image);
+    raises MediaError when it cannot be read."""
     bgr = read_image(path)
     faces = analyzer.analyze_bgr(bgr, crop=crops)
-    return rows_for(path, faces, frame=0, approx_time=None, models=analyzer.model_names(crops)), len(faces)
+    n = len(faces) if (faces or max(bgr.shape[:2]) > SMALL) else -1
+    return rows_for(path, faces, frame=0, approx_time=None, models=analyzer.model_names(crops)), n
 
 
 def _one_line(exc: BaseException) -> str:
@@ -211,6 +221,8 @@ def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops
                     if summary.images == 0:
                         summary.t_first = summary.t_last
                     summary.images += 1
+                    summary.small_no_face += n < 0
+                    n = max(n, 0)
                     summary.faces += n
                     summary.no_face += n == 0
                     emit(rows)

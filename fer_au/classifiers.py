@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.decomposition import PCA
+from sklearn.metrics.pairwise import rbf_kernel
 
 from . import features as F
 from .labels import FER7
@@ -29,7 +30,8 @@ from .labels import FER7
 SHIPPED_FILE = "classical_fer7.joblib"
 
 # The shipped model's hyper-parameters (chosen on PublicTest; see MODEL_CARD.md).
-SHIPPED_PARAMS = dict(features="handcrafted", pca=300, gamma_scale=2.0, n_components=4000, C=10.0)
+SHIPPED_PARAMS = dict(features="handcrafted", pca=300, gamma_scale=2.0, n_components=4000,
+                      landmarks="kmeans", C=10.0, flip_test=False)
 
 
 # ---------------------------------------------------------------------------
@@ -144,6 +146,15 @@ def sample_indices(y, n: int, random_state: int = 0) -> np.ndarray:
     strat = y if counts.min() >= 2 and n >= len(counts) and len(y) - n >= len(counts) else None
     keep, _ = train_test_split(idx, train_size=n, stratify=strat, random_state=random_state)
     return np.sort(keep)
+
+
+def nystroem_normalization(landmarks, gamma: float) -> np.ndarray:
+    """K_mm^(-1/2) of the RBF kernel between the landmarks, exactly as scikit-learn's
+    Nystroem computes it: the map is ``rbf(x, landmarks) @ normalization.T``."""
+    from scipy.linalg import svd
+    U, S, Vt = svd(rbf_kernel(landmarks, landmarks, gamma=gamma))
+    S = np.maximum(S, 1e-12)
+    return np.dot(U / np.sqrt(S), Vt)
 
 
 def median_sq_distance(Z, n_pairs: int = 20000, random_state: int = 0) -> float:
@@ -290,7 +301,8 @@ class ClassicalEmotionModel(ClassifierMixin, BaseEstimator):
     Pipeline: :func:`fer_au.features.handcrafted` -> StandardScaler -> PCA(``pca``;
     ``whiten``) -> Nystroem RBF map (``n_components`` landmarks) -> multinomial
     logistic regression (``C``).  The RBF width is ``gamma`` or, when None,
-    ``gamma_scale`` / (median squared distance between training faces in PCA space).
+    ``gamma_scale`` / (median squared distance between training faces in PCA space);
+    the landmarks are k-means centres (``landmarks='kmeans'``) or random faces.
     ``hflip=True`` trains on mirrored copies too; ``flip_test=True`` averages the
     probabilities of each face and its mirror image at prediction time.
     ``pca_fit_max`` caps the faces PCA is fitted on (a random sample; the
@@ -298,8 +310,9 @@ class ClassicalEmotionModel(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, features: str = "handcrafted", pca: int = 300, whiten: bool = False,
-                 gamma: float | None = None, gamma_scale: float = 1.0, n_components: int = 4000,
-                 C: float = 1.0, hflip: bool = True, flip_test: bool = True,
+                 gamma: float | None = None, gamma_scale: float = 2.0, n_components: int = 4000,
+                 landmarks: str = "kmeans", C: float = 10.0, hflip: bool = True,
+                 flip_test: bool = False,
                  pca_fit_max: int = 15000, random_state: int = 0, progress: bool = False):
         self.features = features
         self.pca = pca
@@ -307,6 +320,7 @@ class ClassicalEmotionModel(ClassifierMixin, BaseEstimator):
         self.gamma = gamma
         self.gamma_scale = gamma_scale
         self.n_components = n_components
+        self.landmarks = landmarks
         self.C = C
         self.hflip = hflip
         self.flip_test = flip_test
@@ -332,18 +346,31 @@ class ClassicalEmotionModel(ClassifierMixin, BaseEstimator):
                              disable=not self.progress or len(X) <= chunk)]
         return np.concatenate(out) if out else self.features_.transform(X)
 
-    def fit(self, X, y):
+    def fit(self, X, y, features_cache=None):
+        """Fit on faces (N, 48, 48) uint8 and fer7 codes.  ``features_cache``: an .npz
+        path where the training feature matrix is kept (keyed by a hash of the faces and
+        the feature set), so that a second fit with other hyper-parameters skips the
+        feature extraction."""
         X, y = F._as_faces(X), np.asarray(y, dtype=np.int64)
         if self.hflip:
             X, y = F.hflip_augment(X, y)
         self.features_ = make_features(self.features).fit(X[:2])
-        return self.fit_features(self.featurize(X, "features (train)"), y)
+        H = None
+        if features_cache is not None:
+            import hashlib
+            key = f"{self.features}|{hashlib.sha1(np.ascontiguousarray(X).tobytes()).hexdigest()}"
+            H = _read_feature_cache(features_cache, key)
+            self._log(f"features from {features_cache}" if H is not None else
+                      f"no usable features in {features_cache}; computing them")
+        if H is None:
+            H = self.featurize(X, "features (train)")
+            if features_cache is not None:
+                _write_feature_cache(features_cache, key, H)
+        return self.fit_features(H, y)
 
     def fit_features(self, H, y):
         """Fit everything after the feature extractor on a precomputed feature matrix
         (mirroring, if wanted, must already be in ``H``)."""
-        from sklearn.decomposition import PCA
-        from sklearn.kernel_approximation import Nystroem
         from sklearn.linear_model import LogisticRegression
         from sklearn.preprocessing import StandardScaler
 
@@ -361,22 +388,40 @@ class ClassicalEmotionModel(ClassifierMixin, BaseEstimator):
             Z, random_state=self.random_state)
         self.gamma_ = float(gamma)
         n_comp = min(self.n_components, len(Z))
-        self._log(f"Nystroem RBF map ({n_comp} components, gamma={gamma:.3g})")
-        kmap = Nystroem(kernel="rbf", gamma=gamma, n_components=n_comp,
-                        random_state=self.random_state).fit(Z)
-        K = kmap.transform(Z).astype(np.float32)
+        self._log(f"Nystroem RBF map ({n_comp} {self.landmarks} landmarks, gamma={gamma:.3g})")
+        self.landmarks_ = self._pick_landmarks(Z, n_comp)
+        normalization = nystroem_normalization(self.landmarks_, gamma)
+        K = np.empty((len(Z), len(self.landmarks_)), np.float32)
+        for i in range(0, len(Z), 4096):
+            K[i:i + 4096] = rbf_kernel(Z[i:i + 4096], self.landmarks_, gamma=gamma) @ normalization.T
         del Z
         self._log(f"logistic regression on {K.shape[0]} x {K.shape[1]}")
         clf = LogisticRegression(C=self.C, max_iter=300, tol=1e-3).fit(K, y)
         # Fold Nystroem's (n_components x n_components) normalisation into the linear
         # head: logits = rbf(x, landmarks) @ (N^T W^T) + b.  Same predictions, and the
         # model keeps an (n_components x n_classes) matrix instead of a 64 MB square one.
-        self.landmarks_ = kmap.components_.astype(np.float32)
-        self.coef_ = (kmap.normalization_.T @ clf.coef_.T).astype(np.float32)
+        self.coef_ = (normalization.T @ clf.coef_.T).astype(np.float32)
         self.intercept_ = clf.intercept_.astype(np.float64)
         self.n_iter_ = int(np.max(clf.n_iter_))
         self.n_train_ = int(len(y))
         return self
+
+    def _pick_landmarks(self, Z, n):
+        """Nystroem landmarks: random training faces (as scikit-learn's Nystroem picks
+        them) or k-means centres of the training faces (a better approximation of the
+        kernel for the same size)."""
+        from sklearn.utils import check_random_state
+        if self.landmarks == "random":
+            return np.asarray(Z[check_random_state(self.random_state).permutation(len(Z))[:n]],
+                              np.float32)
+        if self.landmarks != "kmeans":
+            raise ValueError(f"landmarks must be 'kmeans' or 'random', not {self.landmarks!r}")
+        from sklearn.cluster import MiniBatchKMeans
+        rng = np.random.default_rng(self.random_state)
+        sample = Z[rng.choice(len(Z), size=min(len(Z), max(30000, 3 * n)), replace=False)]
+        km = MiniBatchKMeans(n, random_state=self.random_state, batch_size=8192, n_init=1,
+                             max_iter=20).fit(sample)
+        return km.cluster_centers_.astype(np.float32)
 
     def _project(self, H, chunk: int = 4096):
         """Standardise and PCA-project feature rows (in chunks: bounded memory)."""
@@ -387,7 +432,6 @@ class ClassicalEmotionModel(ClassifierMixin, BaseEstimator):
 
     def decision_function_features(self, H) -> np.ndarray:
         """Class logits (over ``classes_``) from a feature matrix."""
-        from sklearn.metrics.pairwise import rbf_kernel
         k = rbf_kernel(self._project(H), self.landmarks_, gamma=self.gamma_)
         return k @ self.coef_ + self.intercept_
 
@@ -441,6 +485,27 @@ class ClassicalEmotionModel(ClassifierMixin, BaseEstimator):
         super().__setstate__(state)
         if hasattr(self, "pca_") and self.pca_.components_.dtype == np.float16:
             self.pca_.components_ = self.pca_.components_.astype(np.float32)
+
+
+def _read_feature_cache(path, key):
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        with np.load(path) as z:
+            return z["H"] if str(z["key"]) == key else None
+    except Exception:  # a damaged cache is recomputed, never trusted
+        return None
+
+
+def _write_feature_cache(path, key, H):
+    import os
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, H=H, key=np.array(key))
+    os.replace(tmp, path)
 
 
 def save_classical(model, models_dir, name: str = SHIPPED_FILE) -> Path:

@@ -252,7 +252,8 @@ def head_pose(landmarks68: np.ndarray, image_shape) -> tuple:
     cam = np.array([[f, 0, w / 2.0], [0, f, h / 2.0], [0, 0, 1]], dtype=np.float64)
     # initial guess: frontal, at the distance that makes the eyes the size they are
     iod_px = np.linalg.norm(lm[45] - lm[36])
-    z0 = f * float(np.linalg.norm(_POSE_3D[_POSE_IDX.index(45)] - _POSE_3D[_POSE_IDX.index(36)])) / max(iod_px, 1e-6)
+    iod_mm = float(np.linalg.norm(_POSE_3D[_POSE_IDX.index(45)] - _POSE_3D[_POSE_IDX.index(36)]))
+    z0 = f * iod_mm / max(iod_px, 1e-6)
     c = lm[30]
     tvec0 = np.array([[(c[0] - w / 2) * z0 / f], [(c[1] - h / 2) * z0 / f], [z0]])
     ok, rvec, tvec = cv2.solvePnP(_POSE_3D, lm[_POSE_IDX].reshape(-1, 1, 2), cam, np.zeros(4),
@@ -326,6 +327,16 @@ def _image_hashes(images: np.ndarray) -> np.ndarray:
                      for r in flat], dtype=np.uint64)
 
 
+_SHARED: dict = {}
+
+
+def shared_predictor() -> "LandmarkPredictor":
+    """One ``LandmarkPredictor`` per process (loading dlib's model takes ~1 s)."""
+    if "lp" not in _SHARED:
+        _SHARED["lp"] = LandmarkPredictor()
+    return _SHARED["lp"]
+
+
 def crop_landmarks(images, cache: bool = True, cache_dir=None, progress: bool = False):
     """``LandmarkPredictor.predict_crops`` over FER2013-style crops, cached on disk.
 
@@ -347,7 +358,7 @@ def crop_landmarks(images, cache: bool = True, cache_dir=None, progress: bool = 
     det = np.zeros(n, bool)
     res = np.zeros(n, np.float32)
     if not cache:
-        return LandmarkPredictor().predict_crops(images, progress=progress) if n else (lm, det, res)
+        return shared_predictor().predict_crops(images, progress=progress) if n else (lm, det, res)
     folder = Path(cache_dir or default_cache_dir())
     tag = f"v{LANDMARK_CACHE_VERSION}-" + hashlib.sha1(repr(FER_DEFAULT_BOX).encode()).hexdigest()[:6]
     hashes = _image_hashes(images)
@@ -367,7 +378,7 @@ def crop_landmarks(images, cache: bool = True, cache_dir=None, progress: bool = 
         except Exception:   # a damaged cache file is ignored, never trusted
             continue
     if todo.any():
-        new = LandmarkPredictor().predict_crops(images[todo], progress=progress)
+        new = shared_predictor().predict_crops(images[todo], progress=progress)
         lm[todo], det[todo], res[todo] = new
         key = hashlib.sha1(hashes[todo].tobytes()).hexdigest()[:16]
         file = folder / f"landmarks-{tag}-{key}.npz"
@@ -415,6 +426,8 @@ def draw_landmarks(image, landmarks68, ax=None, title: str = "", numbers: bool =
     for name, idx in parts.items():
         idx = list(idx)
         ax.scatter(lm[idx, 0], lm[idx, 1], s=4 * size, c=colours[name], linewidths=0)
+    ax.set_xlim(-0.5, img.shape[1] - 0.5)      # points beyond the crop's edge stay off the picture
+    ax.set_ylim(img.shape[0] - 0.5, -0.5)
     if numbers:
         for i, (x, y) in enumerate(lm):
             ax.text(x, y, str(i), fontsize=5, color="white")

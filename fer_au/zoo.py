@@ -26,6 +26,7 @@ REGISTRY: dict[str, tuple[str, tuple[str, ...]]] = {
     "classical": ("fer_au.classifiers:load_classical", ("classical_fer7.joblib",)),
     "au": ("fer_au.au_models:load_au", ("au_xgb_fer7.ubj", "au_baseline.json")),
     "au_geom": ("fer_au.au_models:load_au_geom", ("au_geom_xgb_fer7.ubj", "au_baseline.json")),
+    "au_app": ("fer_au.au_models:load_au_app", ("au_app_xgb_fer7.ubj", "au_app_hog_pca.npz", "au_baseline.json")),
 }
 
 

@@ -130,8 +130,11 @@ def test_video_every_n_and_resume_mid_video(tmp_path, capsys):
     assert "1 already in the CSV" in capsys.readouterr().out and len(read(out)) == len(again)
 
 
-def test_crops(tmp_path):
+def test_crops(tmp_path, capsys):
     out = tmp_path / "c.csv"
+    # without --crops, 48x48 faces are too small to detect: rows without a face, and a hint
+    assert main(["analyze", str(SAMPLES_DIR / "crops"), "-o", str(out), "--no-progress"]) == 0
+    assert read(out)["FaceRectX"].isna().all() and "--crops" in capsys.readouterr().out
     assert main(["analyze", str(SAMPLES_DIR / "crops"), "--crops", "-o", str(out), "--no-progress"]) == 0
     df = read(out)
     assert len(df) == 2 and (df["FaceRectWidth"] == 48).all() and df["FaceScore"].isna().all()

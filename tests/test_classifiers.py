@@ -87,7 +87,7 @@ def small_model(bars):
     Xtr, ytr, _, _ = bars
     # no mirroring: the synthetic bars' angle is not left-right symmetric
     return C.ClassicalEmotionModel(pca=20, n_components=80, C=5.0, pca_fit_max=200,
-                                   hflip=False, flip_test=False).fit(Xtr, ytr)
+                                   hflip=False, flip_test=False, landmarks="random").fit(Xtr, ytr)
 
 
 def test_model_contract(small_model, bars):
@@ -253,3 +253,13 @@ def test_flip_test_averages_the_mirror(small_model, bars):
     one = small_model.predict_proba(Xte)
     mirrored = small_model.predict_proba(Xte[:, :, ::-1])
     np.testing.assert_allclose(m.predict_proba(Xte), (one + mirrored) / 2, atol=1e-9)
+
+
+def test_kmeans_landmarks(bars):
+    Xtr, ytr, Xte, yte = bars
+    m = C.ClassicalEmotionModel(pca=20, n_components=40, landmarks="kmeans", hflip=False,
+                                flip_test=False, pca_fit_max=200).fit(Xtr, ytr)
+    assert m.landmarks_.shape == (40, 20)
+    assert (m.predict(Xte) == yte).mean() > 0.7
+    with pytest.raises(ValueError, match="landmarks"):
+        C.ClassicalEmotionModel(pca=5, n_components=5, landmarks="magic", hflip=False).fit(Xtr, ytr)

@@ -18,10 +18,15 @@ def add_model_options(p, *, detect_every_default: int = 1) -> None:
     g.add_argument("--detect-every", type=int, default=detect_every_default, metavar="K",
                    help="video: run the detector on every K-th analysed frame and follow faces by their "
                         f"landmarks in between (default {detect_every_default})")
+    from ..zoo import REGISTRY
+    pixel_names = ", ".join(f"'{n}'" for n in REGISTRY if not n.startswith("au"))
     g.add_argument("--emotion-model", default="cnn", metavar="NAME",
-                   help="main emotion model: 'cnn' (shipped CNN, default) or 'none'")
+                   help=f"main emotion model, on the aligned 48x48 face: one of {pixel_names} "
+                        "(default 'cnn'), or 'none'")
+    au_names = ", ".join(f"'{n}'" for n in REGISTRY if n.startswith("au"))
     g.add_argument("--au-model", default="au", metavar="NAME",
-                   help="AU-based emotion model: 'au' (shipped AU-XGBoost, default) or 'none'")
+                   help=f"AU-path emotion model (XGBoost): one of {au_names} (default 'au': on AU "
+                        "intensities alone), or 'none'")
     g.add_argument("--no-aus", action="store_true", help="do not estimate action units")
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 
 def add_parser(tsub):
+    import argparse
+
     from ..classifiers import SHIPPED_PARAMS
     p = tsub.add_parser(
         "classical", help="the scikit-learn model (handcrafted features + RBF kernel)",
@@ -21,7 +23,15 @@ def add_parser(tsub):
     p.add_argument("--n-components", type=int, default=SHIPPED_PARAMS["n_components"],
                    help="Nystroem landmarks of the RBF map")
     p.add_argument("--C", type=float, default=SHIPPED_PARAMS["C"], help="logistic-regression C")
+    p.add_argument("--landmarks", choices=["kmeans", "random"], default=SHIPPED_PARAMS["landmarks"],
+                   help="Nystroem landmarks: k-means centres or random training faces")
     p.add_argument("--no-hflip", action="store_true", help="do not add mirrored training faces")
+    p.add_argument("--flip-test", action=argparse.BooleanOptionalAction,
+                   default=SHIPPED_PARAMS["flip_test"],
+                   help="average each face's prediction with its mirror image's")
+    p.add_argument("--features-cache", default=None,
+                   help="keep the training features in this .npz (e.g. runs/classical_features.npz) "
+                        "and reuse them when the faces match; saves the extraction on a re-run")
     p.add_argument("--limit", type=int, default=None,
                    help="train on the first N Training faces only (quick checks; not for shipping)")
     p.add_argument("--models-dir", default=None, help="where to ship the model (default models/)")
@@ -42,10 +52,11 @@ def run(args) -> int:
     if args.limit:
         tr = tr[: args.limit]
     model = ClassicalEmotionModel(pca=args.pca, gamma_scale=args.gamma_scale, n_components=args.n_components,
-                                  C=args.C, hflip=not args.no_hflip, random_state=args.seed,
+                                  landmarks=args.landmarks, C=args.C, hflip=not args.no_hflip,
+                                  flip_test=args.flip_test, random_state=args.seed,
                                   progress=True)
     t = time.perf_counter()
-    model.fit(tr.images, tr.labels)
+    model.fit(tr.images, tr.labels, features_cache=args.features_cache)
     print(f"trained on {model.n_train_} faces in {time.perf_counter() - t:.0f} s")
     model.progress = False
     model.compact()
