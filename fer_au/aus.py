@@ -291,7 +291,8 @@ def mirror_consistency(est: AUEstimator, landmarks: np.ndarray, width: float) ->
 
 
 __all__ = ["AU_CODES", "AU_NAMES", "AU_MEASURES", "AUEstimator", "RunningBaseline", "EMFACS",
-           "raw_measures", "BILATERAL", "MIRROR_PERM"]
+           "raw_measures", "BILATERAL", "MIRROR_PERM", "emfacs_auroc", "check_floors", "invariance",
+           "invariance_table", "means_by_emotion", "mirror_consistency"]
 
 
 # ---------------------------------------------------------------------------

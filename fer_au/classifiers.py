@@ -209,7 +209,8 @@ def compare(X_train, y_train, X_val, y_val, features=FEATURES, classifiers=CLASS
             random_state: int = 0):
     """Fit every (features, classifier) pair on the training faces and score it on
     the validation faces.  Returns a pandas table: accuracy, macro-F1, seconds to
-    fit, ms per face to predict, one row per pair, best first.
+    fit (features included), ms per face for the classifier to predict (features excluded),
+    one row per pair, best first.
 
     ``max_train`` subsamples the training set (stratified) to keep slow
     classifiers (the RBF SVM is quadratic in samples) affordable.
