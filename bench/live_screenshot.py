@@ -120,7 +120,7 @@ class VirtualDisplay:
                 self.proc.kill()
 
 
-def capture_live(source, out_png, snapshot_dir, extra=(), settle=4.0, log=print):
+def capture_live(source, out_png, snapshot_dir, extra=(), settle=2.0, log=print):
     """Run live in Xvfb, press s, grab the window, press q. Returns a dict of results."""
     import cv2
 
@@ -138,6 +138,8 @@ def capture_live(source, out_png, snapshot_dir, extra=(), settle=4.0, log=print)
             x, y, w, h = vd.geometry(win)
             vd.key(win, "s")
             screen = vd.screenshot()
+            if proc.poll() is not None:
+                raise RuntimeError("live ended before the screenshot: use a longer video or a shorter --settle")
             shot = screen[y:y + h, x:x + w]
             Path(out_png).parent.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(out_png), shot)
@@ -157,7 +159,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--source", default=str(ROOT / "samples" / "two_faces.mp4"))
     ap.add_argument("-o", "--output", default=str(ROOT / "docs" / "screenshots" / "live.png"))
-    ap.add_argument("--settle", type=float, default=4.0, help="seconds to run before the screenshot")
+    ap.add_argument("--settle", type=float, default=2.0, help="seconds to run before the screenshot")
     ap.add_argument("--smooth", action="store_true", help="pass --smooth to live")
     args = ap.parse_args()
     missing = tools_missing()
