@@ -17,7 +17,7 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) cli.py demo --data "$(DATA)"
+	$(PY) cli.py demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -171,7 +171,7 @@ class AUEmotionModel:
         import xgboost as xgb
         if len(x) == 0:
             return np.zeros((0, len(FER7)))
-        p = self.booster.predict(xgb.DMatrix(x, feature_names=self.feature_names))
+        p = self.booster.predict(xgb.DMatrix(x, feature_names=self.feature_names, nthread=1))
         return np.asarray(p, np.float64).reshape(len(x), len(FER7))
 
     def predict_proba(self, faces48) -> np.ndarray:
@@ -204,7 +204,7 @@ class AUEmotionModel:
         """SHAP contributions (N, 7, n_features + 1) from XGBoost's ``pred_contribs``
         (last column: the bias), in log-odds of each class's softmax score."""
         import xgboost as xgb
-        c = self.booster.predict(xgb.DMatrix(x, feature_names=self.feature_names), pred_contribs=True)
+        c = self.booster.predict(xgb.DMatrix(x, feature_names=self.feature_names, nthread=1), pred_contribs=True)
         return np.asarray(c).reshape(len(x), len(FER7), -1)
 
     def save(self, models_dir, prefix: str | None = None) -> list[Path]:

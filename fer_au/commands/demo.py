@@ -16,8 +16,6 @@ def add_parser(sub):
     p.add_argument("-o", "--output", default="demo_results.csv", metavar="CSV",
                    help="where to write the rows (default demo_results.csv)")
     p.add_argument("--samples", default=None, metavar="DIR", help="sample folder (default: the bundled samples/)")
-    p.add_argument("--data", default=None, metavar="PATH",
-                   help="accepted for `make demo`; the demo needs no FER2013 data and does not read it")
     p.add_argument("--every", type=int, default=5, metavar="N", help="video: analyse every N-th frame (default 5)")
     return p
 
