@@ -2,22 +2,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _isolated_cache(tmp_path_factory):
-    """Synthetic files never pollute the user's cache; the real dataset keeps its
-    shared cache so it is parsed once per machine, not once per test run."""
-    yield
 
 
 @pytest.fixture(scope="session")
