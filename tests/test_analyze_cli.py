@@ -21,13 +21,7 @@ from fer_au.samples import SAMPLES_DIR
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _models_present():
-    from fer_au.analyzer import FaceAnalyzer, ModelUnavailableError
-    try:
-        FaceAnalyzer()
-    except ModelUnavailableError as exc:
-        pytest.skip(f"shipped models missing: {exc}")
+pytestmark = pytest.mark.usefixtures("shipped_models")
 
 
 def read(csv):

@@ -18,13 +18,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _models_present():
-    from fer_au.analyzer import FaceAnalyzer, ModelUnavailableError
-    try:
-        FaceAnalyzer()
-    except ModelUnavailableError as exc:
-        pytest.skip(f"shipped models missing: {exc}")
+pytestmark = pytest.mark.usefixtures("shipped_models")
 
 
 @pytest.fixture(scope="module")
