@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .labels import FER7, FOLDER_ALIASES, class_names, convert_labels
+from .labels import FER7, FOLDER_ALIASES, class_names, convert_labels, convert_proba
 
 IMAGE_SIZE = 48
 N_PIXELS = IMAGE_SIZE * IMAGE_SIZE
@@ -26,6 +26,8 @@ REQUIRED_COLUMNS = ("emotion", "pixels", "Usage")
 # FER+ vote columns, in the order of fer2013new.csv.
 FERPLUS_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger",
                    "disgust", "fear", "contempt", "unknown", "NF")
+# FER+ column of each fer7 class, in fer7 order.
+FERPLUS_OF_FER7 = [FERPLUS_COLUMNS.index(name) for name in FER7]
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
 CACHE_VERSION = 1
 
@@ -120,21 +122,16 @@ class FER2013:
 
         Rows with no emotion votes (not-a-face) are all zero.
         """
-        v = self._votes().astype(np.float64)
-        # FER+ column -> fer7 code
-        order = [FERPLUS_COLUMNS.index(name) for name in FER7]
-        d7 = v[:, order]
+        d7 = self._votes()[:, FERPLUS_OF_FER7].astype(np.float64)
         total = d7.sum(axis=1, keepdims=True)
         d7 = np.divide(d7, total, out=np.zeros_like(d7), where=total > 0)
-        from .labels import convert_proba
         return convert_proba(d7, scheme)
 
     def ferplus_labels(self, scheme: str = "fer7") -> np.ndarray:
         """FER+ majority label as ``scheme`` codes; -1 where FER+ gives no FER2013
         emotion (not a face, or contempt/unknown win, or a tie for the top vote)."""
         v = self._votes()
-        order = [FERPLUS_COLUMNS.index(name) for name in FER7]
-        emo = v[:, order]
+        emo = v[:, FERPLUS_OF_FER7]
         top = emo.max(axis=1)
         label = emo.argmax(axis=1).astype(np.int64)
         tie = (emo == top[:, None]).sum(axis=1) > 1
@@ -397,18 +394,11 @@ def load_fer2013(path, *, lenient: bool = False, ferplus=None, cache: bool = Tru
     if ferplus is not None:
         if path.is_dir():
             raise ValueError("FER+ votes join by CSV row position; load the CSV, not an image folder")
-        all_usage = _usage_of_all_rows(path, ds)
-        votes = load_ferplus_votes(ferplus, all_usage)
+        # Usage is checked row by row against FER+ only when no row was skipped,
+        # since the kept rows no longer line up with the vote file.
+        votes = load_ferplus_votes(ferplus, None if ds.problems else ds.usage)
         ds.ferplus_votes = votes[ds.rows]
     return ds
-
-
-def _usage_of_all_rows(path: Path, ds: FER2013) -> np.ndarray | None:
-    """Usage of every original row, or None when bad rows were skipped (then only
-    the row count of the kept rows can be checked)."""
-    if ds.problems:
-        return None
-    return ds.usage
 
 
 def make_csv(images, labels, usage) -> str:
