@@ -2,7 +2,7 @@
 
     python bench/classical_compare.py [--data PATH] [--max-train 10000]
     python bench/classical_compare.py --search [--pca 300] [--gamma-scale 1,2] [--C 3,10] \
-        [--n-components 4000] [--features-cache runs/classical_features.npz]
+        [--n-components 4000] [--shape-weight 0,4] [--features-cache runs/classical_features.npz]
 
 Without --search: every feature set (pixels, HOG, LBP, dense SIFT, all three) x every
 classifier (logistic regression, linear SVM, RBF SVM, random forest, k-NN, XGBoost),
@@ -31,6 +31,7 @@ from fer_au import classifiers as C  # noqa: E402
 from fer_au.data import find_data, load_fer2013  # noqa: E402
 from fer_au.evaluate import metrics  # noqa: E402
 from fer_au.features import hflip_augment  # noqa: E402
+from fer_au.geometry import mirror  # noqa: E402
 
 
 def floats(text):
@@ -52,6 +53,8 @@ def main():
     ap.add_argument("--gamma-scale", type=floats, default=[C.SHIPPED_PARAMS["gamma_scale"]])
     ap.add_argument("--n-components", type=ints, default=[C.SHIPPED_PARAMS["n_components"]])
     ap.add_argument("--C", type=floats, default=[C.SHIPPED_PARAMS["C"]])
+    ap.add_argument("--shape-weight", type=floats, default=[C.SHIPPED_PARAMS["shape_weight"]],
+                    help="weights of the landmark face-shape block (0 = appearance only)")
     ap.add_argument("--features-cache", default=None, help="search: .npz to keep the feature matrices in")
     args = ap.parse_args()
 
@@ -87,19 +90,24 @@ def main():
             cache.parent.mkdir(parents=True, exist_ok=True)
             np.savez(cache, H=H, y=y, Hv=Hv)
     Hvf = base.featurize(val.images[:, :, ::-1], "features (PublicTest mirrored)")
+    # face shapes from dlib's landmarks (cached on disk); a mirror image gets mirrored landmarks
+    lm, lmv = base.landmarks_of(train.images), base.landmarks_of(val.images)
+    S = np.vstack([base.shape_features(lm), base.shape_features(mirror(lm, 48))])
+    Sv, Svf = base.shape_features(lmv), base.shape_features(mirror(lmv, 48))
     print(f"Training + mirrored: {H.shape}; PublicTest: {Hv.shape}")
     print("acc7/f1_7/acc6: one view; +flip: the face and its mirror averaged (flip_test=True)")
-    print(f"{'pca':>4} {'gamma_scale':>11} {'n_comp':>6} {'C':>6} {'acc7':>7} {'f1_7':>7} {'acc6':>7} "
+    print(f"{'pca':>4} {'gamma_scale':>11} {'n_comp':>6} {'C':>6} {'shape':>5} {'acc7':>7} {'f1_7':>7} {'acc6':>7} "
           f"{'acc7+flip':>9} {'f1_7+flip':>9} {'acc6+flip':>9} {'fit_s':>6}")
-    for pca, gs, nc, c in itertools.product(args.pca, args.gamma_scale, args.n_components, args.C):
-        model = C.ClassicalEmotionModel(pca=pca, gamma_scale=gs, n_components=nc, C=c)
+    grid = itertools.product(args.pca, args.gamma_scale, args.n_components, args.C, args.shape_weight)
+    for pca, gs, nc, c, sw in grid:
+        model = C.ClassicalEmotionModel(pca=pca, gamma_scale=gs, n_components=nc, C=c, shape_weight=sw)
         t = time.perf_counter()
-        model.fit_features(H, y)
-        proba = model.predict_proba_features(Hv)
-        both = (proba + model.predict_proba_features(Hvf)) / 2
+        model.fit_features(H, y, S)
+        proba = model.predict_proba_features(Hv, Sv)
+        both = (proba + model.predict_proba_features(Hvf, Svf)) / 2
         m7, m6 = metrics(proba, val.labels, "fer7"), metrics(proba, val.labels, "fer6")
         f7, f6 = metrics(both, val.labels, "fer7"), metrics(both, val.labels, "fer6")
-        print(f"{pca:>4} {gs:>11g} {nc:>6} {c:>6g} {m7['accuracy']:>7.4f} {m7['macro_f1']:>7.4f} "
+        print(f"{pca:>4} {gs:>11g} {nc:>6} {c:>6g} {sw:>5g} {m7['accuracy']:>7.4f} {m7['macro_f1']:>7.4f} "
               f"{m6['accuracy']:>7.4f} {f7['accuracy']:>9.4f} {f7['macro_f1']:>9.4f} "
               f"{f6['accuracy']:>9.4f} {time.perf_counter() - t:>6.0f}", flush=True)
 

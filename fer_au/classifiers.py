@@ -25,13 +25,14 @@ from sklearn.decomposition import PCA
 from sklearn.metrics.pairwise import rbf_kernel
 
 from . import features as F
+from .geometry import mirror
 from .labels import FER7
 
 SHIPPED_FILE = "classical_fer7.joblib"
 
 # The shipped model's hyper-parameters (chosen on PublicTest; see MODEL_CARD.md).
 SHIPPED_PARAMS = dict(features="handcrafted", pca=300, gamma_scale=2.0, n_components=4000,
-                      landmarks="kmeans", C=10.0, flip_test=False)
+                      landmarks="kmeans", C=10.0, flip_test=False, shape_weight=4.0)
 
 
 # ---------------------------------------------------------------------------
@@ -308,12 +309,20 @@ class ClassicalEmotionModel(ClassifierMixin, BaseEstimator):
     probabilities of each face and its mirror image at prediction time.
     ``pca_fit_max`` caps the faces PCA is fitted on (a random sample; the
     components of 13k-dimensional features need far fewer than 57k faces).
+
+    ``shape_weight > 0`` appends the face's *shape* to the PCA'd appearance features
+    before the RBF map: dlib's 68 landmarks (found on the 4x-upsampled crop by
+    :func:`fer_au.faces.crop_landmarks`) in the pose-free canonical frame, plus head
+    pose - the same 139 values as the ``au_geom`` model's geometry block
+    (:func:`fer_au.au_models.geometry_features`) - standardised and multiplied by
+    ``shape_weight`` (the block's say in the kernel's distances).  A mirrored
+    training face gets the mirrored landmarks.
     """
 
     def __init__(self, features: str = "handcrafted", pca: int = 300, whiten: bool = False,
                  gamma: float | None = None, gamma_scale: float = 2.0, n_components: int = 4000,
                  landmarks: str = "kmeans", C: float = 10.0, hflip: bool = True,
-                 flip_test: bool = False,
+                 flip_test: bool = False, shape_weight: float = 0.0,
                  pca_fit_max: int = 15000, random_state: int = 0, progress: bool = False):
         self.features = features
         self.pca = pca
@@ -325,6 +334,7 @@ class ClassicalEmotionModel(ClassifierMixin, BaseEstimator):
         self.C = C
         self.hflip = hflip
         self.flip_test = flip_test
+        self.shape_weight = shape_weight
         self.pca_fit_max = pca_fit_max
         self.random_state = random_state
         self.progress = progress
@@ -353,6 +363,12 @@ class ClassicalEmotionModel(ClassifierMixin, BaseEstimator):
         the feature set), so that a second fit with other hyper-parameters skips the
         feature extraction."""
         X, y = F._as_faces(X), np.asarray(y, dtype=np.int64)
+        S = None
+        if self.shape_weight:
+            lm = self.landmarks_of(X)
+            S = self.shape_features(lm)
+            if self.hflip:
+                S = np.vstack([S, self.shape_features(mirror(lm, X.shape[2]))])
         if self.hflip:
             X, y = F.hflip_augment(X, y)
         self.features_ = make_features(self.features).fit(X[:2])
@@ -367,11 +383,23 @@ class ClassicalEmotionModel(ClassifierMixin, BaseEstimator):
             H = self.featurize(X, "features (train)")
             if features_cache is not None:
                 _write_feature_cache(features_cache, key, H)
-        return self.fit_features(H, y)
+        return self.fit_features(H, y, S)
 
-    def fit_features(self, H, y):
+    def landmarks_of(self, X) -> np.ndarray:
+        """dlib's 68 landmarks of each face (N, 68, 2), cached on disk for large sets."""
+        from .faces import crop_landmarks
+        return crop_landmarks(X, cache=len(X) >= 500, progress=self.progress)[0]
+
+    @staticmethod
+    def shape_features(landmarks) -> np.ndarray:
+        """The face-shape block (N, 139): canonical-frame landmark offsets + head pose."""
+        from .au_models import geometry_features
+        return geometry_features(landmarks)
+
+    def fit_features(self, H, y, S=None):
         """Fit everything after the feature extractor on a precomputed feature matrix
-        (mirroring, if wanted, must already be in ``H``)."""
+        (mirroring, if wanted, must already be in ``H``) and, when ``shape_weight`` > 0,
+        the matching face-shape matrix ``S`` from :meth:`shape_features`."""
         from sklearn.linear_model import LogisticRegression
         from sklearn.preprocessing import StandardScaler
 
@@ -384,7 +412,12 @@ class ClassicalEmotionModel(ClassifierMixin, BaseEstimator):
         n_pca = min(self.pca, len(sub) - 1, H.shape[1])
         self.pca_ = PCA(n_pca, whiten=self.whiten, svd_solver="randomized",
                         random_state=self.random_state).fit(self.scaler_.transform(H[sub]))
-        Z = self._project(H)
+        if self.shape_weight:
+            if S is None or len(S) != len(H):
+                raise ValueError("shape_weight > 0: pass the face-shape matrix S, one row per row of H")
+            S = np.asarray(S, np.float64)
+            self.shape_mean_, self.shape_scale_ = S.mean(axis=0), S.std(axis=0) + 1e-6
+        Z = self._embed(H, S)
         gamma = self.gamma if self.gamma is not None else self.gamma_scale / median_sq_distance(
             Z, random_state=self.random_state)
         self.gamma_ = float(gamma)
@@ -431,17 +464,29 @@ class ClassicalEmotionModel(ClassifierMixin, BaseEstimator):
             out[i:i + chunk] = self.pca_.transform(self.scaler_.transform(H[i:i + chunk]))
         return out
 
-    def decision_function_features(self, H) -> np.ndarray:
-        """Class logits (over ``classes_``) from a feature matrix."""
-        k = rbf_kernel(self._project(H), self.landmarks_, gamma=self.gamma_)
+    def _embed(self, H, S=None):
+        """The space the RBF kernel works in: projected appearance, then (if used) the
+        weighted, standardised face shape."""
+        Z = self._project(H)
+        if not self.shape_weight:
+            return Z
+        if S is None:
+            raise ValueError("this model also needs the face-shape matrix S (see shape_features)")
+        shape = self.shape_weight * (np.asarray(S, np.float64) - self.shape_mean_) / self.shape_scale_
+        return np.hstack([Z, shape.astype(np.float32)])
+
+    def decision_function_features(self, H, S=None) -> np.ndarray:
+        """Class logits (over ``classes_``) from a feature matrix (and face shapes)."""
+        k = rbf_kernel(self._embed(H, S), self.landmarks_, gamma=self.gamma_)
         return k @ self.coef_ + self.intercept_
 
-    def predict_proba_features(self, H) -> np.ndarray:
-        """(N, 7) fer7 probabilities from a feature matrix made by ``featurize``."""
+    def predict_proba_features(self, H, S=None) -> np.ndarray:
+        """(N, 7) fer7 probabilities from a feature matrix made by ``featurize`` (and,
+        for a model with ``shape_weight`` > 0, the faces' :meth:`shape_features`)."""
         from scipy.special import expit, softmax
         out = np.zeros((len(H), len(FER7)))
         if len(H):
-            z = self.decision_function_features(H).astype(np.float64)
+            z = self.decision_function_features(H, S).astype(np.float64)
             if len(self.classes_) == 2:   # binary logistic regression: one logit
                 p1 = expit(z[:, 0])
                 p = np.stack([1 - p1, p1], axis=1)
@@ -455,9 +500,12 @@ class ClassicalEmotionModel(ClassifierMixin, BaseEstimator):
         X = F._as_faces(X)
         if not len(X):
             return np.zeros((0, len(FER7)))
-        proba = self.predict_proba_features(self.featurize(X))
+        lm = self.landmarks_of(X) if self.shape_weight else None
+        S = None if lm is None else self.shape_features(lm)
+        proba = self.predict_proba_features(self.featurize(X), S)
         if self.flip_test:
-            proba = (proba + self.predict_proba_features(self.featurize(X[:, :, ::-1]))) / 2
+            S = None if lm is None else self.shape_features(mirror(lm, X.shape[2]))
+            proba = (proba + self.predict_proba_features(self.featurize(X[:, :, ::-1]), S)) / 2
         return proba
 
     def predict(self, X) -> np.ndarray:

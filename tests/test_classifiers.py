@@ -264,3 +264,26 @@ def test_kmeans_landmarks(bars):
     assert (m.predict(Xte) == yte).mean() > 0.7
     with pytest.raises(ValueError, match="landmarks"):
         C.ClassicalEmotionModel(pca=5, n_components=5, landmarks="magic", hflip=False).fit(Xtr, ytr)
+
+
+def test_shape_block(bars):
+    """shape_weight > 0: dlib's landmarks of each face join the kernel's input, as
+    139 standardised values (canonical offsets + head pose) after the PCA'd appearance."""
+    Xtr, ytr, Xte, yte = bars
+    m = C.ClassicalEmotionModel(pca=20, n_components=60, pca_fit_max=400, hflip=True,
+                                flip_test=True, shape_weight=1.5, landmarks="random").fit(Xtr, ytr)
+    assert m.n_train_ == 2 * len(ytr)
+    assert m.landmarks_.shape == (60, 20 + 139) and m.shape_mean_.shape == (139,)
+    H, S = m.featurize(Xte), m.shape_features(m.landmarks_of(Xte))
+    assert S.shape == (len(Xte), 139)
+    mirrored = m.predict_proba_features(m.featurize(Xte[:, :, ::-1]),
+                                        m.shape_features(m.landmarks_of(Xte[:, :, ::-1])))
+    # flip_test uses the mirrored landmarks, not a second dlib pass: close, not identical
+    p = m.predict_proba(Xte)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-6)
+    assert np.abs(p - (m.predict_proba_features(H, S) + mirrored) / 2).max() < 0.2
+    assert (m.predict(Xte) == yte).mean() > 0.6
+    with pytest.raises(ValueError, match="face-shape"):
+        m.predict_proba_features(H)
+    with pytest.raises(ValueError, match="face-shape"):
+        clone(m).fit_features(m.featurize(Xtr), ytr)

@@ -1,5 +1,5 @@
 """`python cli.py train classical`: the shipped scikit-learn model (HOG + LBP + dense SIFT,
-PCA, Nystroem RBF, logistic regression)."""
+PCA, plus the landmark face shape; Nystroem RBF, logistic regression)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,6 +29,9 @@ def add_parser(tsub):
     p.add_argument("--flip-test", action=argparse.BooleanOptionalAction,
                    default=SHIPPED_PARAMS["flip_test"],
                    help="average each face's prediction with its mirror image's")
+    p.add_argument("--shape-weight", type=float, default=SHIPPED_PARAMS["shape_weight"],
+                   help="weight of the face-shape block (dlib landmarks + head pose) beside the "
+                        "appearance features; 0 = appearance only")
     p.add_argument("--features-cache", default=None,
                    help="keep the training features in this .npz (e.g. runs/classical_features.npz) "
                         "and reuse them when the faces match; saves the extraction on a re-run")
@@ -53,7 +56,7 @@ def run(args) -> int:
         tr = tr[: args.limit]
     model = ClassicalEmotionModel(pca=args.pca, gamma_scale=args.gamma_scale, n_components=args.n_components,
                                   landmarks=args.landmarks, C=args.C, hflip=not args.no_hflip,
-                                  flip_test=args.flip_test, random_state=args.seed,
+                                  flip_test=args.flip_test, shape_weight=args.shape_weight, random_state=args.seed,
                                   progress=True)
     t = time.perf_counter()
     model.fit(tr.images, tr.labels, features_cache=args.features_cache)
