@@ -49,6 +49,8 @@ def test_train_resume_export_predict(tmp_path, tiny):
     np.testing.assert_allclose(model.predict_proba(x[0]), p[:1], atol=1e-5)
     tta = cnn.EmotionCNN.load(target, tta=True).predict_proba(x[:5])
     assert np.allclose(tta.sum(axis=1), 1, atol=1e-4)
+    mirrored = model.predict_proba(x[:5, :, ::-1])
+    np.testing.assert_allclose(tta, (p[:5] + mirrored) / 2, atol=1e-5)
 
 
 def test_predict_rejects_wrong_shape(tmp_path):
