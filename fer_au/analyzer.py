@@ -273,13 +273,8 @@ class FaceAnalyzer:
     def _classify(self, faces: list[Face], lms: np.ndarray, crops: np.ndarray, gray=None) -> None:
         """AUs and both emotion models, for all faces of one image at once."""
         if self.au_estimator is not None:
-            from .aus import AU_CODES
-            values = np.asarray(self.au_estimator.transform(lms), dtype=np.float64)
-            thr = getattr(self.au_estimator, "presence_threshold", None) or {}
-            for f, v in zip(faces, values):
-                f.aus = dict(zip(AU_CODES, v.tolist()))
-                if thr:
-                    f.au_presence = {c: bool(f.aus[c] >= thr[c]) for c in AU_CODES if c in thr}
+            for f, v in zip(faces, self.au_estimator.transform(lms)):
+                _set_aus(f, v, self.au_estimator)
         if self.emotion_model is not None:
             proba = np.asarray(self.emotion_model.predict_proba(crops), dtype=np.float64)
             for f, p in zip(faces, proba):
@@ -337,6 +332,15 @@ def _landmark_bbox(lm: np.ndarray) -> np.ndarray:
     return np.array([x0, y0, x1 - x0, y1 - y0], dtype=np.float64)
 
 
+def _set_aus(face: Face, values, estimator) -> None:
+    """Store AU intensities on a face, and their presence by the estimator's thresholds."""
+    from .aus import AU_CODES
+    face.aus = dict(zip(AU_CODES, np.asarray(values, dtype=np.float64).tolist()))
+    thr = getattr(estimator, "presence_threshold", None) or {}
+    if thr:
+        face.au_presence = {c: bool(face.aus[c] >= thr[c]) for c in AU_CODES if c in thr}
+
+
 class FaceStream:
     """Analyse consecutive frames of one video with persistent face ids.
 
@@ -346,14 +350,25 @@ class FaceStream:
         within k frames; a face whose followed box jumps or leaves the frame is
         dropped until the next detection.  1 = detect on every frame.
     smooth : emotion smoothing weight (0 = off; see ``EmotionSmoother``).
+    au_baseline : "population" (AUs referenced to the neutral faces of FER2013, as for
+        photos) or "running": each tracked face's AUs referenced to its own running
+        median over the last ``window`` frames (``aus.RunningBaseline``; the population
+        baseline until 30 frames are seen).  A still photo has no personal neutral, so
+        person-specific traits (brows that sit high, a mouth that turns down) read as
+        AUs there; in video the running baseline removes them.  Only the AU intensity
+        columns change; the AU emotion model keeps the population AUs it was trained on.
     """
 
     def __init__(self, analyzer: FaceAnalyzer, detect_every: int = 1, smooth: float = 0.0,
-                 max_missed: int = 10):
+                 max_missed: int = 10, au_baseline: str = "population", window: int = 300):
         from .tracking import EmotionSmoother, Tracker
 
         if detect_every < 1:
             raise ValueError("detect_every must be >= 1")
+        if au_baseline not in ("population", "running"):
+            raise ValueError(f"au_baseline must be 'population' or 'running', not {au_baseline!r}")
+        self.au_baseline, self.window = au_baseline, int(window)
+        self._baselines: dict = {}           # track id -> aus.RunningBaseline
         self.analyzer = analyzer
         self.detect_every = int(detect_every)
         self.tracker = Tracker(max_missed=max_missed)
@@ -403,5 +418,17 @@ class FaceStream:
             f.face_id = int(tid)
             f.emotions = self.smoother(("cnn", tid), f.emotions)
             f.au_emotions = self.smoother(("au", tid), f.au_emotions)
+            if self.au_baseline == "running" and f.aus is not None:
+                self._rebase_aus(f, tid)
         self.smoother.forget([("cnn", t) for t in self.tracker.tracks] + [("au", t) for t in self.tracker.tracks])
+        for tid in [t for t in self._baselines if t not in self.tracker.tracks]:
+            del self._baselines[tid]
         return faces
+
+    def _rebase_aus(self, face: Face, tid: int) -> None:
+        """Replace the face's AUs by those referenced to its own running baseline."""
+        from .aus import RunningBaseline
+        est = self.analyzer.au_estimator
+        if tid not in self._baselines:
+            self._baselines[tid] = RunningBaseline(est, window=self.window)
+        _set_aus(face, self._baselines[tid].update(face.landmarks), est)

@@ -108,7 +108,7 @@ def _worker_task(task):
 # ------------------------------------------------------------------ the run
 def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops: bool = False,
               workers: int = 1, resume: bool = False, progress: bool = False, detect_every: int = 1,
-              analyzer=None, analyzer_kwargs: dict | None = None, keep_rows: bool = False,
+              au_baseline: str = "population", analyzer=None, analyzer_kwargs: dict | None = None, keep_rows: bool = False,
               err=None) -> Summary:
     """Analyse ``paths`` (files and folders) into rows; see the module docstring.
 
@@ -232,8 +232,8 @@ def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops
                 pool.join()
                 pool = None
         for path, start in videos:
-            _run_video(get_analyzer, str(path), start, every, detect_every, crops, summary, emit, fail,
-                       progress)
+            _run_video(get_analyzer, str(path), start, every, detect_every, au_baseline, crops, summary,
+                       emit, fail, progress)
             post()
     except KeyboardInterrupt:
         summary.interrupted = True
@@ -248,7 +248,8 @@ def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops
     return summary
 
 
-def _run_video(get_analyzer, path, start, every, detect_every, crops, summary, emit, fail, progress):
+def _run_video(get_analyzer, path, start, every, detect_every, au_baseline, crops, summary, emit, fail,
+               progress):
     from tqdm import tqdm
 
     from .analyzer import FaceStream
@@ -264,7 +265,7 @@ def _run_video(get_analyzer, path, start, every, detect_every, crops, summary, e
         summary.resumed += 1
         return
     analyzer = get_analyzer()
-    stream = FaceStream(analyzer, detect_every=detect_every)
+    stream = FaceStream(analyzer, detect_every=detect_every, au_baseline=au_baseline)
     models = analyzer.model_names(crops)
     total = max(0, (info.frame_count - start + every - 1) // every) if info.frame_count else None
     fbar = tqdm(total=total, unit="frame", desc=Path(path).name[:24], leave=False,

@@ -179,7 +179,8 @@ def parse_source(source):
 
 
 def run_live(source, analyzer, *, display: bool = True, output=None, csv=None, smooth: float = 0.0,
-             detect_every: int = 3, max_frames: int | None = None, snapshot_dir=".",
+             detect_every: int = 3, au_baseline: str = "population", max_frames: int | None = None,
+             snapshot_dir=".",
              realtime: bool | None = None, log=print) -> LiveSummary:
     """Run the live loop until the source ends, q/Esc is pressed, or ``max_frames``.
 
@@ -210,7 +211,7 @@ def run_live(source, analyzer, *, display: bool = True, output=None, csv=None, s
         realtime = display and is_file  # play files at their own speed when watching them
     source_name = f"camera:{src}" if isinstance(src, int) else str(src)
 
-    stream = FaceStream(analyzer, detect_every=detect_every, smooth=smooth)
+    stream = FaceStream(analyzer, detect_every=detect_every, smooth=smooth, au_baseline=au_baseline)
     models = analyzer.model_names()
     writer = None
     table = None

@@ -198,3 +198,23 @@ def test_demo(tmp_path, capsys):
     df = read(out)
     assert (df["input"].str.endswith("group.jpg")).sum() == 4
     assert "no face" in text and str(out.resolve()) in text and "group.jpg" in text
+
+
+def test_video_running_au_baseline(tmp_path):
+    """--au-baseline running: the same rows, AUs measured from each face's own running median
+    (population baseline for the first 30 frames). The sample's faces are stills moved
+    around, so once the baseline forms their AUs fall to about 0."""
+    video = SAMPLES_DIR / "two_faces.mp4"
+    runs = {}
+    for mode in ("population", "running"):
+        out = tmp_path / f"{mode}.csv"
+        assert main(["analyze", str(video), "-o", str(out), "--au-baseline", mode, "--no-progress"]) == 0
+        runs[mode] = read(out).sort_values(["frame", "face_id"]).reset_index(drop=True)
+    pop, run = runs["population"], runs["running"]
+    aus = [c for c in pop.columns if c.startswith("AU")]
+    assert len(run) == len(pop) and aus
+    early, late = pop["frame"] < 29, pop["frame"] >= 40
+    np.testing.assert_allclose(run.loc[early, aus], pop.loc[early, aus], atol=1e-3)
+    assert pop.loc[late, aus].to_numpy().mean() > 0.2
+    assert run.loc[late, aus].to_numpy().mean() < 0.5 * pop.loc[late, aus].to_numpy().mean()
+    np.testing.assert_allclose(run["happiness"], pop["happiness"], atol=1e-4)

@@ -190,6 +190,26 @@ def test_face_stream_keeps_ids_and_detect_every_agrees(analyzer):
     assert np.mean(diffs) < 0.05          # following between detections stays within 5% of the eye distance
 
 
+def test_face_stream_running_au_baseline(analyzer, astronaut):
+    """au_baseline='running': a face's AUs are measured from its own running median. A face
+    that holds its expression (here, 32 identical frames of a smile) reads as the population
+    baseline says until 30 frames are seen, then as its own neutral: every AU drops to 0."""
+    from fer_au.analyzer import FaceStream
+
+    still = analyzer.analyze(astronaut, color="rgb")[0]
+    assert still.aus["AU12"] > 1.0                        # she smiles, by the population baseline
+    stream = FaceStream(analyzer, au_baseline="running")
+    frames = [stream.process(astronaut, color="rgb") for _ in range(32)]
+    assert all(len(f) == 1 and f[0].face_id == frames[0][0].face_id for f in frames)
+    assert frames[0][0].aus == pytest.approx(still.aus, abs=1e-6)
+    last = frames[-1][0]
+    assert max(last.aus.values()) == pytest.approx(0.0, abs=1e-6)
+    assert not any(last.au_presence.values())
+    assert last.emotions == pytest.approx(still.emotions, abs=1e-5)   # only the AUs change
+    with pytest.raises(ValueError, match="au_baseline"):
+        FaceStream(analyzer, au_baseline="personal")
+
+
 def test_analyze_paths_table_and_csv(analyzer, tmp_path):
     paths = [SAMPLES_DIR / "group.jpg", SAMPLES_DIR / "no_face.jpg"]
     table = analyzer.analyze_paths(paths)

@@ -28,6 +28,11 @@ def add_model_options(p, *, detect_every_default: int = 1) -> None:
                    help=f"AU-path emotion model (XGBoost): one of {au_names} (default 'au': on AU "
                         "intensities alone), or 'none'")
     g.add_argument("--no-aus", action="store_true", help="do not estimate action units")
+    g.add_argument("--au-baseline", choices=["population", "running"], default="population",
+                   help="video: what AU intensities are measured from: 'population' (FER2013's neutral "
+                        "faces, as for photos; default) or 'running' (each tracked face's own median "
+                        "over its last 300 frames, once 30 are seen: removes a person's resting "
+                        "brow height or mouth shape; best for AU01/AU02)")
 
 
 def analyzer_kwargs(args) -> dict:
@@ -88,7 +93,8 @@ def run(args) -> int:
     summary = run_batch(args.paths, csv=args.output, recursive=args.recursive, every=args.every,
                         crops=args.crops, workers=args.workers, resume=args.resume,
                         progress=not args.no_progress and not args.quiet,
-                        detect_every=args.detect_every, analyzer=analyzer, analyzer_kwargs=kwargs)
+                        detect_every=args.detect_every, au_baseline=args.au_baseline,
+                        analyzer=analyzer, analyzer_kwargs=kwargs)
     print(f"{args.output}: {summary.rows_written} row(s) written", file=sys.stderr if args.quiet else sys.stdout)
     print(summary.line())
     if summary.skipped and not args.quiet:

@@ -46,6 +46,7 @@ def run(args) -> int:
     try:
         summary = run_live(args.source, analyzer, display=not args.no_display, output=args.output,
                            csv=args.csv, smooth=args.smooth, detect_every=args.detect_every,
+                           au_baseline=args.au_baseline,
                            max_frames=args.max_frames, snapshot_dir=args.snapshot_dir,
                            realtime=True if args.realtime else None)
     except MediaError as exc:
