@@ -25,14 +25,11 @@ from sklearn.decomposition import PCA
 from sklearn.metrics.pairwise import rbf_kernel
 
 from . import features as F
+from .classical_params import SHIPPED_PARAMS  # noqa: F401  (re-exported: C.SHIPPED_PARAMS)
 from .geometry import mirror
 from .labels import FER7
 
 SHIPPED_FILE = "classical_fer7.joblib"
-
-# The shipped model's hyper-parameters (chosen on PublicTest; see MODEL_CARD.md).
-SHIPPED_PARAMS = dict(features="handcrafted", pca=300, gamma_scale=2.0, n_components=4000,
-                      landmarks="kmeans", C=10.0, flip_test=False, shape_weight=4.0)
 
 
 # ---------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from pathlib import Path
 def add_parser(tsub):
     import argparse
 
-    from ..classifiers import SHIPPED_PARAMS
+    from ..classical_params import SHIPPED_PARAMS
     p = tsub.add_parser(
         "classical", help="the scikit-learn model (handcrafted features + RBF kernel)",
         description="Train the shipped classical model on Training (plus mirrored copies) with "
