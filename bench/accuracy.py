@@ -17,7 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from fer_au import zoo  # noqa: E402
-from fer_au.data import find_data, load_fer2013  # noqa: E402
+from fer_au.data import load_fer2013  # noqa: E402
+from _data import fer2013_path  # noqa: E402
 from fer_au.evaluate import metrics, ms_per_face  # noqa: E402
 
 METRICS_FILE = zoo.MODELS_DIR / "metrics.json"
@@ -29,9 +30,7 @@ def main():
     ap.add_argument("--models", default=None, help="comma-separated names (default: all shipped)")
     ap.add_argument("--update", action="store_true", help="write the figures to models/metrics.json")
     args = ap.parse_args()
-    path = find_data(args.data)
-    if path is None:
-        sys.exit("FER2013 not found: pass --data PATH")
+    path = fer2013_path(args.data)
     test = load_fer2013(path).split("PrivateTest")
     names = args.models.split(",") if args.models else zoo.available()
     stored = json.loads(METRICS_FILE.read_text()) if METRICS_FILE.exists() else {}

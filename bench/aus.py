@@ -31,7 +31,8 @@ import pandas as pd  # noqa: E402
 
 from fer_au import aus, zoo  # noqa: E402
 from fer_au.au_models import au_effects, au_importance, au_profile  # noqa: E402
-from fer_au.data import find_data, load_fer2013  # noqa: E402
+from fer_au.data import load_fer2013  # noqa: E402
+from _data import fer2013_path  # noqa: E402
 from fer_au.evaluate import metrics  # noqa: E402
 from fer_au.faces import crop_landmarks, landmark_success, usable  # noqa: E402
 
@@ -48,9 +49,7 @@ def main():
     ap.add_argument("--skip-models", action="store_true")
     ap.add_argument("--json", default=None, help="also write every figure to this JSON file")
     args = ap.parse_args()
-    path = find_data(args.data)
-    if path is None:
-        sys.exit("FER2013 not found: pass --data PATH")
+    path = fer2013_path(args.data)
     ds = load_fer2013(path)
     out = {"split": args.split}
 

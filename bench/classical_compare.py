@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from fer_au import classifiers as C  # noqa: E402
-from fer_au.data import find_data, load_fer2013  # noqa: E402
+from fer_au.data import load_fer2013  # noqa: E402
+from _data import fer2013_path  # noqa: E402
 from fer_au.evaluate import metrics  # noqa: E402
 from fer_au.features import hflip_augment  # noqa: E402
 from fer_au.geometry import mirror  # noqa: E402
@@ -58,9 +59,7 @@ def main():
     ap.add_argument("--features-cache", default=None, help="search: .npz to keep the feature matrices in")
     args = ap.parse_args()
 
-    path = find_data(args.data)
-    if path is None:
-        sys.exit("FER2013 not found: pass --data PATH")
+    path = fer2013_path(args.data)
     ds = load_fer2013(path)
     train, val = ds.split("Training"), ds.split("PublicTest")
 

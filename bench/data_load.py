@@ -9,16 +9,15 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fer_au.data import find_data, load_fer2013  # noqa: E402
+from fer_au.data import load_fer2013  # noqa: E402
+from _data import fer2013_path  # noqa: E402
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=None)
     args = ap.parse_args()
-    path = find_data(args.data)
-    if path is None:
-        sys.exit("FER2013 not found: pass --data PATH")
+    path = fer2013_path(args.data)
     with tempfile.TemporaryDirectory() as cache:
         t = time.perf_counter()
         ds = load_fer2013(path, cache_dir=cache)

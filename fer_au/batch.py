@@ -108,8 +108,8 @@ def _worker_task(task):
 # ------------------------------------------------------------------ the run
 def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops: bool = False,
               workers: int = 1, resume: bool = False, progress: bool = False, detect_every: int = 1,
-              au_baseline: str = "population", analyzer=None, analyzer_kwargs: dict | None = None, keep_rows: bool = False,
-              err=None) -> Summary:
+              au_baseline: str = "population", analyzer=None, analyzer_kwargs: dict | None = None,
+              keep_rows: bool = False, err=None) -> Summary:
     """Analyse ``paths`` (files and folders) into rows; see the module docstring.
 
     Give either a ready ``analyzer`` or ``analyzer_kwargs`` to build one
