@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import sys
 import time
 from pathlib import Path
 
@@ -19,6 +21,37 @@ import numpy as np
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+# TensorFlow >= 2.20 prints these through absl at import time, before any log level
+# (TF_CPP_MIN_LOG_LEVEL included) applies; they say nothing a user can act on.
+_TF_IMPORT_NOISE = re.compile(r"absl::InitializeLog\(\)|oneDNN custom operations are on")
+
+
+def _keras():
+    """``import keras`` (and TensorFlow under it) without TensorFlow's start-up chatter.
+
+    The chatter comes from C++ straight to file descriptor 2, so stderr is caught
+    at that level for the import and everything but the known lines is written back.
+    """
+    if "keras" in sys.modules:
+        return sys.modules["keras"]
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            import keras
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            for line in caught.read().decode(errors="replace").splitlines(keepends=True):
+                if not _TF_IMPORT_NOISE.search(line):
+                    sys.stderr.write(line)
+    return keras
 
 INPUT_SHAPE = (48, 48, 1)
 WIDTHS = (32, 64, 128, 256)
@@ -31,8 +64,8 @@ def build_model(n_classes: int = 7, widths=WIDTHS, depths=DEPTHS, dropout: float
     Input is raw 0..255 grey pixels; scaling happens inside the model so that
     callers never have to remember it.
     """
-    import keras
-    from keras import layers
+    keras = _keras()
+    layers = keras.layers
 
     inp = keras.Input(INPUT_SHAPE, name="face")
     x = layers.Rescaling(1 / 127.5, offset=-1.0)(inp)
@@ -90,14 +123,18 @@ def _batches(images, labels, batch_size, n_classes, seed):
 
 def train_cnn(x_train, y_train, x_val, y_val, out_dir, *, epochs: int = 30, batch_size: int = 64,
               lr: float = 1e-3, n_classes: int = 7, resume: bool = True, seed: int = 0,
-              max_hours: float | None = None, verbose: int = 1):
+              max_hours: float | None = None, init=None, widths=None, verbose: int = 1):
     """Train (or resume training of) the CNN; returns the training history dict.
 
     ``out_dir`` receives last.keras, best.keras and state.json.  With
     ``max_hours`` training stops cleanly after the epoch that crosses the
     budget; calling again with ``resume=True`` picks up from there.
+
+    ``init`` (a model file) starts a new run from trained weights instead of a
+    random initialisation, first widened to ``widths`` when they are given
+    (see :func:`widen`).  Without ``init``, ``widths`` sets the new network's widths.
     """
-    import keras
+    keras = _keras()
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -123,7 +160,13 @@ def train_cnn(x_train, y_train, x_val, y_val, out_dir, *, epochs: int = 30, batc
                   f"(best val acc {state['best_val_accuracy']:.4f})")
     else:
         keras.utils.set_random_seed(seed)
-        model = build_model(n_classes)
+        if init is not None:
+            model = keras.saving.load_model(init, compile=False)
+            if widths is not None:
+                model = widen(model, widths, seed=seed)
+            state["init"] = {"from": str(init), "widths": list(_stages(model)[0])}
+        else:
+            model = build_model(n_classes, widths or WIDTHS)
         model.compile(optimizer=keras.optimizers.AdamW(schedule(), weight_decay=5e-4),
                       loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
                       metrics=["accuracy"])
@@ -131,43 +174,110 @@ def train_cnn(x_train, y_train, x_val, y_val, out_dir, *, epochs: int = 30, batc
     x_val = np.asarray(x_val)[..., None].astype("float32")
     y_val = np.asarray(y_val)
     start = time.time()
-    stream = _batches(np.asarray(x_train), np.asarray(y_train), batch_size, n_classes,
-                      seed + state["epoch"])
-    while state["epoch"] < epochs:
-        t0 = time.time()
-        hist = model.fit(stream, steps_per_epoch=steps, epochs=state["epoch"] + 1, shuffle=False,
-                         initial_epoch=state["epoch"], verbose=verbose)
-        proba = model.predict(x_val, batch_size=256, verbose=0)
-        val_acc = float((proba.argmax(1) == y_val).mean())
-        state["epoch"] += 1
-        record = {"epoch": state["epoch"], "loss": float(hist.history["loss"][-1]),
-                  "accuracy": float(hist.history["accuracy"][-1]), "val_accuracy": val_acc,
-                  "seconds": round(time.time() - t0, 1)}
-        state["history"].append(record)
-        if val_acc > state["best_val_accuracy"]:
-            state["best_val_accuracy"] = val_acc
-            model.save(best)
-        model.save(last)
-        state_file.write_text(json.dumps(state, indent=1))
-        if verbose:
-            print(json.dumps(record), flush=True)
-        if max_hours is not None and time.time() - start > max_hours * 3600:
-            break
+
+    class EpochEnd(keras.callbacks.Callback):
+        """Score PublicTest, keep best/last checkpoints and the history after every epoch."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.time()
+
+        def on_epoch_end(self, epoch, logs=None):
+            proba = self.model.predict(x_val, batch_size=256, verbose=0)
+            val_acc = float((proba.argmax(1) == y_val).mean())
+            state["epoch"] = epoch + 1
+            record = {"epoch": epoch + 1, "loss": float(logs["loss"]),
+                      "accuracy": float(logs["accuracy"]), "val_accuracy": val_acc,
+                      "seconds": round(time.time() - self.t0, 1)}
+            state["history"].append(record)
+            if val_acc > state["best_val_accuracy"]:
+                state["best_val_accuracy"] = val_acc
+                self.model.save(best)
+            self.model.save(last)
+            state_file.write_text(json.dumps(state, indent=1))
+            if verbose:
+                print(json.dumps(record), flush=True)
+            if max_hours is not None and time.time() - start > max_hours * 3600:
+                self.model.stop_training = True
+
+    if state["epoch"] < epochs:
+        # One fit() for all epochs: a fit() per epoch paid ~50 s of generator
+        # start-up and tear-down most epochs on this CPU.
+        stream = _batches(np.asarray(x_train), np.asarray(y_train), batch_size, n_classes,
+                          seed + state["epoch"])
+        model.fit(stream, steps_per_epoch=steps, epochs=epochs, initial_epoch=state["epoch"],
+                  shuffle=False, callbacks=[EpochEnd()], verbose=verbose)
     return state
 
 
 def export_for_inference(checkpoint, target) -> Path:
     """Copy a checkpoint's weights into a fresh, uncompiled model file (no optimizer
     state: a third of the size, and nothing training-only to load)."""
-    import keras
+    keras = _keras()
 
     trained = keras.saving.load_model(checkpoint, compile=False)
-    model = build_model(trained.output_shape[-1])
+    model = build_model(trained.output_shape[-1], *_stages(trained))
     model.set_weights(trained.get_weights())
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     model.save(target)
     return target
+
+
+def _stages(model) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(widths, depths) of a model made by build_model, read from its layer names."""
+    convs = [l for l in model.layers if re.fullmatch(r"conv\d+_\d+", l.name)]
+    n_stages = 1 + max(int(l.name[4:].split("_")[0]) for l in convs)
+    stage = [[l for l in convs if l.name.startswith(f"conv{s}_")] for s in range(n_stages)]
+    return tuple(c[0].filters for c in stage), tuple(len(c) for c in stage)
+
+
+def widen(model, widths, seed: int = 0, noise: float = 0.01):
+    """A wider copy of ``model`` that computes (almost) the same function (Net2WiderNet,
+    Chen et al. 2016), so a trained network can grow and keep training instead of
+    starting over.
+
+    Each stage's extra channels copy randomly chosen existing ones (conv kernel and
+    BatchNorm alike); the next layer's weights from a copied channel are split
+    among its copies so the sum it sees is unchanged.  A little noise on the copies'
+    kernels (``noise`` x the kernel's std) lets them drift apart: under Adam, copies
+    with identical inputs would otherwise get identical updates forever.
+    """
+    keras = _keras()
+
+    rng = np.random.default_rng(seed)
+    old_widths, depths = _stages(model)
+    widths = tuple(widths)
+    if len(widths) != len(old_widths) or any(n < o for n, o in zip(widths, old_widths)):
+        raise ValueError(f"widths {widths} must not be narrower than {old_widths}")
+    wide = build_model(model.output_shape[-1], widths, depths)
+    bns = [l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)]
+    denses = [l for l in model.layers if isinstance(l, keras.layers.Dense)]
+    incoming = None  # (copy map, share) of the channels feeding the next layer
+    for s, (old, new) in enumerate(zip(old_widths, widths)):
+        for i in range(depths[s]):
+            kernel = model.get_layer(f"conv{s}_{i}").get_weights()[0]
+            if incoming is not None:
+                kernel = kernel[:, :, incoming[0], :] * incoming[1][None, None, :, None]
+            copy_of = np.concatenate([np.arange(old), rng.integers(0, old, new - old)])
+            kernel = kernel[..., copy_of]
+            kernel[..., old:] += rng.normal(0, noise * kernel.std(), kernel[..., old:].shape)
+            wide.get_layer(f"conv{s}_{i}").set_weights([kernel])
+            wide.get_layer(f"bn{s}_{i}").set_weights(
+                [w[copy_of] for w in model.get_layer(f"bn{s}_{i}").get_weights()])
+            # random shares that sum to 1 over each channel's copies
+            u = rng.uniform(0.5, 1.5, new)
+            incoming = copy_of, u / np.bincount(copy_of, weights=u, minlength=old)[copy_of]
+    # Flatten is (row, col, channel)-major: split the dense rows channel by channel
+    kernel = denses[0].get_weights()[0]
+    side = INPUT_SHAPE[0] // 2 ** len(widths)
+    kernel = kernel.reshape(side, side, old_widths[-1], -1)[:, :, incoming[0], :]
+    kernel = kernel * incoming[1][None, None, :, None]
+    wide_denses = [l for l in wide.layers if isinstance(l, keras.layers.Dense)]
+    wide_denses[0].set_weights([kernel.reshape(-1, kernel.shape[-1])])
+    wide_denses[1].set_weights(denses[1].get_weights())
+    wide_bns = [l for l in wide.layers if isinstance(l, keras.layers.BatchNormalization)]
+    wide_bns[-1].set_weights(bns[-1].get_weights())
+    return wide
 
 
 class EmotionCNN:
@@ -181,6 +291,7 @@ class EmotionCNN:
     classes_ = np.arange(7)
 
     def __init__(self, model, tta: bool = False):
+        _keras()
         import tensorflow as tf
 
         self.model = model
@@ -192,7 +303,7 @@ class EmotionCNN:
 
     @classmethod
     def load(cls, path, tta: bool = False) -> "EmotionCNN":
-        import keras
+        keras = _keras()
 
         return cls(keras.saving.load_model(path, compile=False), tta=tta)
 

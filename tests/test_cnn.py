@@ -57,3 +57,41 @@ def test_predict_rejects_wrong_shape(tmp_path):
     model = cnn.EmotionCNN(cnn.build_model())
     with pytest.raises(ValueError, match="expected \\(N, 48, 48\\)"):
         model.predict_proba(np.zeros((2, 64, 64), np.uint8))
+
+
+def test_widen_keeps_the_function():
+    rng = np.random.default_rng(2)
+    small = cnn.build_model(widths=(4, 8, 8, 8))
+    # random BatchNorm statistics too, so that copying them is tested
+    small.set_weights([w + rng.normal(0, 0.1, w.shape).astype(w.dtype) if w.ndim == 1 else w
+                       for w in small.get_weights()])
+    x = rng.integers(0, 256, size=(6, 48, 48, 1)).astype("float32")
+    wide = cnn.widen(small, (6, 8, 12, 16), noise=0.0)
+    assert [wide.get_layer(f"conv{s}_0").filters for s in range(4)] == [6, 8, 12, 16]
+    np.testing.assert_allclose(wide.predict(x, verbose=0), small.predict(x, verbose=0), atol=1e-5)
+    # the copies' noise moves the output a little, not a lot
+    noisy = cnn.widen(small, (6, 8, 12, 16))
+    assert np.abs(noisy.predict(x, verbose=0) - small.predict(x, verbose=0)).max() < 0.05
+    with pytest.raises(ValueError, match="narrower"):
+        cnn.widen(small, (2, 8, 8, 8))
+
+
+def test_train_from_a_widened_model(tmp_path, tiny):
+    x, y = tiny
+    init = tmp_path / "small.keras"
+    cnn.build_model(widths=(4, 8, 8, 8)).save(init)
+    state = cnn.train_cnn(x, y, x[:14], y[:14], tmp_path / "run", epochs=1, batch_size=16,
+                          init=init, widths=(8, 8, 16, 16), verbose=0)
+    assert state["init"]["widths"] == [8, 8, 16, 16]
+    target = cnn.export_for_inference(tmp_path / "run" / "last.keras", tmp_path / "wide.keras")
+    assert cnn.EmotionCNN.load(target).model.get_layer("conv3_2").filters == 16
+
+
+def test_importing_keras_prints_no_tensorflow_chatter():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", "from fer_au import cnn; cnn.build_model()"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "absl::InitializeLog" not in done.stderr and "oneDNN" not in done.stderr

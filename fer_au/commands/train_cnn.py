@@ -19,8 +19,25 @@ def add_parser(tsub):
     p.add_argument("--max-hours", type=float, default=None,
                    help="stop after the epoch that crosses this budget (resume later)")
     p.add_argument("--models-dir", default=None, help="where to ship the model (default models/)")
+    p.add_argument("--init", default=None, metavar="MODEL.keras",
+                   help="start a new run from this trained model instead of random weights")
+    p.add_argument("--widths", default=None, metavar="W0,W1,W2,W3",
+                   help="channels per stage (default 32,64,128,256); with --init the trained "
+                        "model is widened to them first, keeping what it computes")
     p.add_argument("--seed", type=int, default=0)
     return p
+
+
+def _widths(text):
+    if text is None:
+        return None
+    try:
+        widths = tuple(int(w) for w in text.split(","))
+    except ValueError:
+        widths = ()
+    if len(widths) != 4 or min(widths) < 1:
+        raise SystemExit(f"error: --widths wants four positive integers like 32,64,192,384, got {text!r}")
+    return widths
 
 
 def run(args) -> int:
@@ -30,11 +47,13 @@ def run(args) -> int:
     from ..cnn import train_cnn
     from ..data import load_fer2013
 
+    widths = _widths(args.widths)
     ds = load_fer2013(args.data)
     tr, va = ds.split("Training"), ds.split("PublicTest")
     state = train_cnn(tr.images, tr.y(), va.images, va.y(), args.workdir, epochs=args.epochs,
                       batch_size=args.batch_size, lr=args.lr, resume=not args.fresh,
-                      seed=args.seed, max_hours=args.max_hours, verbose=1)
+                      seed=args.seed, max_hours=args.max_hours, init=args.init,
+                      widths=widths, verbose=1)
     if state["epoch"] < args.epochs:
         print(f"stopped at epoch {state['epoch']}/{args.epochs}; run the same command to resume")
         return 0
