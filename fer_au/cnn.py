@@ -225,10 +225,12 @@ def export_for_inference(checkpoint, target) -> Path:
 
 def _stages(model) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """(widths, depths) of a model made by build_model, read from its layer names."""
-    convs = [l for l in model.layers if re.fullmatch(r"conv\d+_\d+", l.name)]
-    n_stages = 1 + max(int(l.name[4:].split("_")[0]) for l in convs)
-    stage = [[l for l in convs if l.name.startswith(f"conv{s}_")] for s in range(n_stages)]
-    return tuple(c[0].filters for c in stage), tuple(len(c) for c in stage)
+    stages: dict[int, list] = {}
+    for layer in model.layers:
+        if m := re.fullmatch(r"conv(\d+)_\d+", layer.name):
+            stages.setdefault(int(m[1]), []).append(layer)
+    convs = [stages[s] for s in sorted(stages)]
+    return tuple(c[0].filters for c in convs), tuple(len(c) for c in convs)
 
 
 def widen(model, widths, seed: int = 0, noise: float = 0.01):
