@@ -71,3 +71,24 @@ def test_data_check_real(fer_path):
     r = cli("data", "check", fer_path)
     assert r.returncode == 0, r.stderr
     assert "35887 images" in r.stdout and "FER+" in r.stdout
+
+
+def test_train_cnn_from_init_ships_model_and_both_histories(tmp_path, synthetic):
+    """The two-stage recipe of MODEL_CARD on a tiny file: train, then widen and train on;
+    the second stage's cnn_history.json carries the first stage's epochs too."""
+    data = tmp_path / "fer2013.csv"
+    data.write_text(make_csv(*synthetic))
+    stage1, stage2 = tmp_path / "stage1", tmp_path / "stage2"
+    r = cli("train", "cnn", "--data", data, "--epochs", "1", "--batch-size", "8",
+            "--widths", "4,4,8,8", "--workdir", tmp_path / "run1", "--models-dir", stage1)
+    assert r.returncode == 0, r.stderr
+    r = cli("train", "cnn", "--data", data, "--epochs", "1", "--batch-size", "8",
+            "--init", stage1 / "cnn_fer7.keras", "--widths", "4,8,8,16",
+            "--workdir", tmp_path / "run2", "--models-dir", stage2)
+    assert r.returncode == 0, r.stderr
+    import json
+
+    history = json.loads((stage2 / "cnn_history.json").read_text())
+    assert history["init"]["widths"] == [4, 8, 8, 16]
+    assert [h["epoch"] for h in history["init"]["history"]["history"]] == [1]
+    assert "cnn_fer7.keras" in (stage2 / "MANIFEST.sha256").read_text()

@@ -59,13 +59,46 @@ def test_predict_rejects_wrong_shape(tmp_path):
         model.predict_proba(np.zeros((2, 64, 64), np.uint8))
 
 
+def small_model_and_faces(seed):
+    """A small model with random BatchNorm parameters and statistics (not the identity
+    a fresh model has, so that code moving them around is tested), and 6 faces."""
+    rng = np.random.default_rng(seed)
+    model = cnn.build_model(widths=(4, 8, 8, 8))
+    model.set_weights([w + rng.uniform(0.1, 0.5, w.shape).astype(w.dtype) if w.ndim == 1 else w
+                       for w in model.get_weights()])
+    return model, rng.integers(0, 256, size=(6, 48, 48, 1)).astype("float32")
+
+
+def test_folding_batchnorm_keeps_the_function():
+    model, x = small_model_and_faces(4)
+    fast = cnn.fold_batchnorm(model)
+    assert not any("batch_normalization" in l.name or l.name.startswith("bn") for l in fast.layers)
+    np.testing.assert_allclose(fast.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+
+
+def test_bfloat16_inference_matches_float32():
+    rng = np.random.default_rng(3)
+    model = cnn.build_model(widths=(8, 8, 16, 16))
+    x = rng.integers(0, 256, size=(6, 48, 48)).astype(np.uint8)
+    exact = cnn.EmotionCNN(model, tta=True).predict_proba(x)
+    half = cnn.EmotionCNN(model, tta=True, precision="bfloat16")
+    p = half.predict_proba(x)
+    assert half.precision == "bfloat16" and p.dtype == np.float32
+    assert half.inference_model.get_layer("conv1_0").compute_dtype == "bfloat16"
+    # the layer that sees raw pixels, and the head, stay float32
+    assert half.inference_model.get_layer("conv0_0").compute_dtype == "float32"
+    assert half.inference_model.get_layer("emotion").compute_dtype == "float32"
+    np.testing.assert_allclose(p, exact, atol=0.02)
+    # the global policy is untouched: models built later are float32
+    assert cnn.build_model(widths=(4, 4, 4, 4)).get_layer("conv1_0").compute_dtype == "float32"
+    auto = cnn.EmotionCNN(model, precision="auto")
+    assert auto.precision == ("bfloat16" if cnn.cpu_has_bf16() else "float32")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        cnn.EmotionCNN(model, precision="fp16")
+
+
 def test_widen_keeps_the_function():
-    rng = np.random.default_rng(2)
-    small = cnn.build_model(widths=(4, 8, 8, 8))
-    # random BatchNorm statistics too, so that copying them is tested
-    small.set_weights([w + rng.normal(0, 0.1, w.shape).astype(w.dtype) if w.ndim == 1 else w
-                       for w in small.get_weights()])
-    x = rng.integers(0, 256, size=(6, 48, 48, 1)).astype("float32")
+    small, x = small_model_and_faces(2)
     wide = cnn.widen(small, (6, 8, 12, 16), noise=0.0)
     assert [wide.get_layer(f"conv{s}_0").filters for s in range(4)] == [6, 8, 12, 16]
     np.testing.assert_allclose(wide.predict(x, verbose=0), small.predict(x, verbose=0), atol=1e-5)

@@ -1,6 +1,7 @@
 """`python cli.py train cnn`: the Keras CNN (hours on a 2-core CPU, minutes on a GPU)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 
@@ -40,9 +41,17 @@ def _widths(text):
     return widths
 
 
-def run(args) -> int:
-    import shutil
+def _history(state_file: Path, init) -> dict:
+    """The run's state.json; a run started from --init also carries the history that
+    sits beside the init model, so the curves go back to the first epoch."""
+    history = json.loads(state_file.read_text())
+    parent = Path(init).parent / "cnn_history.json" if init else None
+    if parent is not None and parent.exists():
+        history["init"]["history"] = json.loads(parent.read_text())
+    return history
 
+
+def run(args) -> int:
     from .. import zoo
     from ..cnn import train_cnn
     from ..data import load_fer2013
@@ -59,9 +68,11 @@ def run(args) -> int:
         return 0
     models_dir = Path(args.models_dir or zoo.MODELS_DIR)
     from ..cnn import export_for_inference
+    # the learning curves travel with the model (the NeuralNetwork notebook plots them),
+    # read before the export below may overwrite the --init model's own history
+    history = _history(Path(args.workdir) / "state.json", args.init)
     export_for_inference(Path(args.workdir) / "best.keras", models_dir / "cnn_fer7.keras")
-    # the learning curves travel with the model (the NeuralNetwork notebook plots them)
-    shutil.copy(Path(args.workdir) / "state.json", models_dir / "cnn_history.json")
+    (models_dir / "cnn_history.json").write_text(json.dumps(history, indent=1) + "\n")
     zoo.write_manifest(models_dir)
     print(f"best PublicTest accuracy {state['best_val_accuracy']:.4f}; shipped {models_dir / 'cnn_fer7.keras'}")
     return 0

@@ -1,0 +1,71 @@
+"""Milliseconds per face of the shipped CNN's inference variants, batch 1 to 8.
+
+    python bench/cnn_speed.py [--repeats 100] [--rounds 3]
+
+Variants: the trained Keras model as saved (BatchNorm layers, float32), the same with
+BatchNorm folded into the convolutions (float32), and folded with bfloat16 convolutions
+(what ships on a CPU with bfloat16 hardware; see fer_au.cnn.fold_batchnorm).  All with the
+mirror averaging the shipped model uses.  The variants take turns for --rounds rounds
+of --repeats calls each, so a noisy neighbour hits them alike; each figure is the median
+over all of a variant's calls at that batch size.  Needs no dataset: the faces are random pixels (the cost
+does not depend on them).
+"""
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+from fer_au import cnn, zoo  # noqa: E402
+
+BATCHES = (1, 2, 4, 8)
+
+
+def ms_per_face(model, faces, repeats):
+    model.predict_proba(faces)  # warm-up: tracing, oneDNN primitive creation
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        model.predict_proba(faces)
+        times.append((time.perf_counter() - t) * 1000 / len(faces))
+    return times
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=100, help="calls per median")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of all variants")
+    args = ap.parse_args()
+    keras = cnn._keras()
+    import tensorflow as tf
+
+    trained = keras.saving.load_model(zoo.verified_path("cnn_fer7.keras"), compile=False)
+    as_saved = cnn.EmotionCNN(trained, tta=True)
+    # swap in the unfolded model, the path EmotionCNN took before fold_batchnorm
+    as_saved._forward = tf.function(lambda x: trained(x, training=False),
+                                    input_signature=[tf.TensorSpec([None, *cnn.INPUT_SHAPE], tf.float32)],
+                                    reduce_retracing=True)
+    variants = {"as saved, float32": as_saved,
+                "folded, float32": cnn.EmotionCNN(trained, tta=True, precision="float32"),
+                "folded, bfloat16": cnn.EmotionCNN(trained, tta=True, precision="bfloat16")}
+    faces = np.random.default_rng(0).integers(0, 256, (max(BATCHES), 48, 48), dtype=np.uint8)
+    times = {(v, b): [] for v in variants for b in BATCHES}
+    for _ in range(args.rounds):
+        for name, model in variants.items():
+            for b in BATCHES:
+                times[name, b] += ms_per_face(model, faces[:b], args.repeats)
+    shipped = cnn.load_shipped(zoo.MODELS_DIR).precision
+    print(f"ms per face (median of {args.rounds * args.repeats} calls), mirror averaging on; CPU bfloat16 hardware: {cnn.cpu_has_bf16()}; "
+          f"shipped precision here: {shipped}")
+    print(f"{'variant':20s}" + "".join(f"{'batch ' + str(b):>10s}" for b in BATCHES))
+    for name in variants:
+        print(f"{name:20s}" + "".join(f"{np.median(times[name, b]):10.2f}" for b in BATCHES))
+
+
+if __name__ == "__main__":
+    main()
