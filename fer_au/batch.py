@@ -14,8 +14,11 @@ This is the engine behind ``FaceAnalyzer.analyze_paths`` and
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +109,36 @@ def _worker_task(task):
 
 
 # ------------------------------------------------------------------ the run
+@contextlib.contextmanager
+def _ctrl_c_stops_at_a_boundary():
+    """Yield a ``check()`` that raises KeyboardInterrupt once Ctrl-C was pressed.
+
+    Python raises KeyboardInterrupt wherever the signal lands; when that is inside a
+    destructor (a TensorFlow tensor's, a generator's close) it is printed as
+    "Exception ignored" and lost, and the run went on to the end.  So the first Ctrl-C
+    only sets a flag, checked between frames and inputs; a second one raises at once.
+    """
+    pressed = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: None  # signal handlers can only be set from the main thread
+        return
+
+    def on_ctrl_c(signum, frame):
+        if pressed.is_set():
+            raise KeyboardInterrupt
+        pressed.set()
+
+    def check():
+        if pressed.is_set():
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield check
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops: bool = False,
               workers: int = 1, resume: bool = False, progress: bool = False, detect_every: int = 1,
               au_baseline: str = "population", analyzer=None, analyzer_kwargs: dict | None = None,
@@ -187,7 +220,9 @@ def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops
             images.append(f)
 
     pool = None
+    stack = contextlib.ExitStack()
     try:
+        check_ctrl_c = stack.enter_context(_ctrl_c_stops_at_a_boundary())
         if images:
             if workers > 1 and len(images) > 1:
                 import multiprocessing as mp
@@ -227,17 +262,20 @@ def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops
                     summary.no_face += n == 0
                     emit(rows)
                 post()
+                check_ctrl_c()
             if pool is not None:
                 pool.close()
                 pool.join()
                 pool = None
         for path, start in videos:
             _run_video(get_analyzer, str(path), start, every, detect_every, au_baseline, crops, summary,
-                       emit, fail, progress)
+                       emit, fail, progress, check_ctrl_c)
             post()
+            check_ctrl_c()
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
+        stack.close()
         if pool is not None:
             pool.terminate()
             pool.join()
@@ -249,7 +287,7 @@ def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops
 
 
 def _run_video(get_analyzer, path, start, every, detect_every, au_baseline, crops, summary, emit, fail,
-               progress):
+               progress, check_ctrl_c):
     from tqdm import tqdm
 
     from .analyzer import FaceStream
@@ -283,6 +321,7 @@ def _run_video(get_analyzer, path, start, every, detect_every, au_baseline, crop
             summary.faces += len(faces)
             summary.no_face += not faces
             fbar.update(1)
+            check_ctrl_c()
     except MediaError as exc:
         fail(path, str(exc))
         return

@@ -191,6 +191,24 @@ def test_ctrl_c_loses_nothing_and_resume_finishes(tmp_path):
     assert sorted(full["frame"].unique()) == list(range(100)) and len(full) == 200
 
 
+def test_first_ctrl_c_stops_at_a_boundary_second_at_once():
+    """The first SIGINT only raises where the run checks for it (a KeyboardInterrupt raised
+    inside a destructor is lost); a second one raises at once; the handler is restored."""
+    from fer_au.batch import _ctrl_c_stops_at_a_boundary
+
+    before = signal.getsignal(signal.SIGINT)
+    with _ctrl_c_stops_at_a_boundary() as check:
+        check()                                   # nothing pressed yet
+        os.kill(os.getpid(), signal.SIGINT)       # handled at the next bytecode: no raise
+        time.sleep(0.05)
+        with pytest.raises(KeyboardInterrupt):
+            check()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+    assert signal.getsignal(signal.SIGINT) is before
+
+
 def test_demo(tmp_path, capsys):
     out = tmp_path / "demo.csv"
     assert main(["demo", "-o", str(out), "--every", "20"]) == 0
