@@ -291,8 +291,8 @@ def fold_batchnorm(model, precision: str = "float32"):
     each op beyond its arithmetic is a large share.  ``precision="bfloat16"`` computes
     the convolutions in bfloat16 (weights stay float32), except the first one and the
     dense head: the first sees raw pixels, whose detail bfloat16's 8-bit mantissa
-    loses (in bfloat16 it changed 33 of 9,589 Training+PublicTest answers, in
-    float32 7), and both are cheap.
+    loses, and both are cheap.  (All in bfloat16, 33 of 9,589 Training+PublicTest
+    answers differed from float32's; as built here, 7.)
     """
     keras = _keras()
     layers = keras.layers
@@ -350,7 +350,7 @@ class EmotionCNN:
     What runs is ``fold_batchnorm(model)``: the same function with fewer ops.
     ``tta=True`` also averages the horizontally flipped face (2x the work).
     ``precision="bfloat16"`` computes in bfloat16 (weights stay float32): on a CPU
-    with bfloat16 hardware that is ~25 % faster for a change of a few faces in
+    with bfloat16 hardware that is 20-35 % faster (bench/cnn_speed.py) for a change of a few faces in
     ten thousand; ``"auto"`` picks it only on such CPUs (see ``cpu_has_bf16``).
     """
 
