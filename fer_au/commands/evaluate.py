@@ -20,6 +20,10 @@ def add_parser(sub):
                    help="where to write the confusion-matrix PNG (default confusion_MODEL_SPLIT_SCHEME.png)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.add_argument("--limit", type=int, default=None, help="score only the first N images (quick checks)")
+    p.add_argument("--models-dir", default=None, metavar="DIR",
+                   help="load the model from DIR instead of models/ (e.g. a candidate that "
+                        "`train ... --models-dir DIR` wrote, before shipping it; its "
+                        "MANIFEST.sha256 is checked the same way)")
     return p
 
 
@@ -31,7 +35,7 @@ def run(args) -> int:
     ds = load_fer2013(args.data).split(args.split)
     if args.limit:
         ds = ds[: args.limit]
-    model = load_model(args.model)
+    model = load_model(args.model, models_dir=args.models_dir)
     proba = model.predict_proba(ds.images)
     m = metrics(proba, ds.labels, args.scheme)
     m.update(model=args.model, split=args.split)
