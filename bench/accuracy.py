@@ -51,10 +51,11 @@ def main():
         speed = {f"ms_per_face_batch{b}": round(ms_per_face(model, test.images, batch_size=b, repeats=50), 2)
                  for b in (1, 2, 4, 8)}
         entry.update(speed, size_mb=round(size / 1e6, 2), n=len(test))
-        if hasattr(model, "precision"):  # the CNN computes in bfloat16 where the CPU has it
-            entry["precision"] = model.precision
+        precision = getattr(model, "precision", None)  # the CNN's: bfloat16 where the CPU has it
+        if precision:
+            entry["precision"] = precision
         print("speed: " + ", ".join(f"{k} {v}" for k, v in speed.items())
-              + (f"  ({model.precision})" if hasattr(model, "precision") else ""))
+              + (f"  ({precision})" if precision else ""))
     if args.update:
         METRICS_FILE.write_text(json.dumps(stored, indent=1, sort_keys=True) + "\n")
         print(f"wrote {METRICS_FILE}")

@@ -7,13 +7,12 @@ BatchNorm folded into the convolutions (float32), and folded with bfloat16 convo
 (what ships on a CPU with bfloat16 hardware; see fer_au.cnn.fold_batchnorm).  All with the
 mirror averaging the shipped model uses.  The variants take turns for --rounds rounds
 of --repeats calls each, so a noisy neighbour hits them alike; each figure is the median
-over all of a variant's calls at that batch size.  Needs no dataset: the faces are random pixels (the cost
-does not depend on them).
+over all of a variant's calls at that batch size.  Needs no dataset: the faces are random
+pixels (the cost does not depend on them).
 """
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -22,18 +21,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from fer_au import cnn, zoo  # noqa: E402
+from fer_au.evaluate import face_times_ms  # noqa: E402
 
 BATCHES = (1, 2, 4, 8)
-
-
-def ms_per_face(model, faces, repeats):
-    model.predict_proba(faces)  # warm-up: tracing, oneDNN primitive creation
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        model.predict_proba(faces)
-        times.append((time.perf_counter() - t) * 1000 / len(faces))
-    return times
 
 
 def main():
@@ -58,10 +48,10 @@ def main():
     for _ in range(args.rounds):
         for name, model in variants.items():
             for b in BATCHES:
-                times[name, b] += ms_per_face(model, faces[:b], args.repeats)
-    shipped = cnn.load_shipped(zoo.MODELS_DIR).precision
-    print(f"ms per face (median of {args.rounds * args.repeats} calls), mirror averaging on; CPU bfloat16 hardware: {cnn.cpu_has_bf16()}; "
-          f"shipped precision here: {shipped}")
+                times[name, b] += face_times_ms(model, faces, batch_size=b, repeats=args.repeats)
+    shipped = cnn.resolve_precision(cnn.SHIPPED_PRECISION)
+    print(f"ms per face (median of {args.rounds * args.repeats} calls), mirror averaging on; "
+          f"CPU bfloat16 hardware: {cnn.cpu_has_bf16()}; shipped precision here: {shipped}")
     print(f"{'variant':20s}" + "".join(f"{'batch ' + str(b):>10s}" for b in BATCHES))
     for name in variants:
         print(f"{name:20s}" + "".join(f"{np.median(times[name, b]):10.2f}" for b in BATCHES))

@@ -342,6 +342,15 @@ def cpu_has_bf16() -> bool:
 PRECISIONS = ("float32", "bfloat16", "auto")
 
 
+def resolve_precision(precision: str) -> str:
+    """"float32" or "bfloat16" for one of PRECISIONS ("auto": bfloat16 where the CPU has it)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "auto":
+        return "bfloat16" if cpu_has_bf16() else "float32"
+    return precision
+
+
 class EmotionCNN:
     """The shipped CNN as an estimator: ``predict_proba(faces)`` for (N, 48, 48) uint8 faces.
 
@@ -350,8 +359,8 @@ class EmotionCNN:
     What runs is ``fold_batchnorm(model)``: the same function with fewer ops.
     ``tta=True`` also averages the horizontally flipped face (2x the work).
     ``precision="bfloat16"`` computes in bfloat16 (weights stay float32): on a CPU
-    with bfloat16 hardware that is 20-35 % faster (bench/cnn_speed.py) for a change of a few faces in
-    ten thousand; ``"auto"`` picks it only on such CPUs (see ``cpu_has_bf16``).
+    with bfloat16 hardware that is 20-35 % faster (bench/cnn_speed.py) for a change
+    of a few faces in ten thousand; ``"auto"`` picks it only on such CPUs (see ``cpu_has_bf16``).
     """
 
     classes_ = np.arange(7)
@@ -360,10 +369,7 @@ class EmotionCNN:
         _keras()
         import tensorflow as tf
 
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-        if precision == "auto":
-            precision = "bfloat16" if cpu_has_bf16() else "float32"
+        precision = resolve_precision(precision)
         self.model = model
         self.precision = precision
         # what runs: BatchNorm folded away, in the chosen precision

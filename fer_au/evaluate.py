@@ -75,13 +75,19 @@ def plot_confusion(m: dict, path=None, title: str = "", ax=None, normalize: bool
     return ax
 
 
-def ms_per_face(model, faces, batch_size: int = 8, repeats: int = 20) -> float:
-    """Median milliseconds per face for ``model.predict_proba`` on batches of ``batch_size``."""
+def face_times_ms(model, faces, batch_size: int = 8, repeats: int = 20) -> list[float]:
+    """Milliseconds per face of each of ``repeats`` ``model.predict_proba`` calls on one
+    batch of ``batch_size`` faces, after a warm-up call."""
     batch = faces[:batch_size]
     model.predict_proba(batch)  # warm-up: graph tracing, lazy loads
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
         model.predict_proba(batch)
-        times.append(time.perf_counter() - t)
-    return float(np.median(times) * 1000 / len(batch))
+        times.append((time.perf_counter() - t) * 1000 / len(batch))
+    return times
+
+
+def ms_per_face(model, faces, batch_size: int = 8, repeats: int = 20) -> float:
+    """Median milliseconds per face for ``model.predict_proba`` on batches of ``batch_size``."""
+    return float(np.median(face_times_ms(model, faces, batch_size, repeats)))

@@ -1,6 +1,7 @@
 """The command line as a user runs it: help, `data check`, `models`, `evaluate` errors."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -86,8 +87,6 @@ def test_train_cnn_from_init_ships_model_and_both_histories(tmp_path, synthetic)
             "--init", stage1 / "cnn_fer7.keras", "--widths", "4,8,8,16",
             "--workdir", tmp_path / "run2", "--models-dir", stage2)
     assert r.returncode == 0, r.stderr
-    import json
-
     history = json.loads((stage2 / "cnn_history.json").read_text())
     assert history["init"]["widths"] == [4, 8, 8, 16]
     assert [h["epoch"] for h in history["init"]["history"]["history"]] == [1]
