@@ -1,6 +1,7 @@
 """Realtime speed of the live pipeline, end to end, on generated 640x480 videos.
 
-    python bench/realtime.py [--faces 1 4] [--seconds 12] [--detect-every 3] [--detector hog]
+    python bench/realtime.py [--faces 1 4] [--seconds 12] [--detect-every 3]
+                             [--detector blazeface|hog|haar] [--landmarks mesh|dlib]
 
 For each face count, writes a video of real faces (``fer_au.samples``) moving
 across a 640x480 frame, then runs ``fer_au.live.run_live`` on it headless:
@@ -27,6 +28,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # as cli.py analyze/live do
 
 import numpy as np  # noqa: E402
+
+
+def cpu_model() -> str:
+    """The CPU's model name (speed figures differ between CPUs: quote it beside them)."""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+    return platform.processor() or "unknown"
 
 
 def peak_mb() -> float:
@@ -77,7 +90,8 @@ def main():
     ap.add_argument("--faces", type=int, nargs="+", default=[1, 4])
     ap.add_argument("--seconds", type=float, default=12.0, help="length of each generated video")
     ap.add_argument("--detect-every", type=int, default=3, help="as `live --detect-every` (default 3)")
-    ap.add_argument("--detector", default="hog", choices=["hog", "haar"])
+    ap.add_argument("--detector", default="blazeface", choices=["blazeface", "hog", "haar"])
+    ap.add_argument("--landmarks", default="mesh", choices=["mesh", "dlib"])
     ap.add_argument("--output", action="store_true", help="also write the annotated video")
     ap.add_argument("--no-compare", action="store_true", help="skip the detect-every-frame comparison")
     ap.add_argument("--workdir", default=None, help="where to put the generated videos (default: a temp dir)")
@@ -88,8 +102,10 @@ def main():
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="fer_au_rt_"))
     t0 = time.perf_counter()
-    analyzer = FaceAnalyzer(detector=args.detector)
+    analyzer = FaceAnalyzer(detector=args.detector, landmarks=args.landmarks)
+    print(f"CPU model: {cpu_model()}")
     print(f"models loaded in {time.perf_counter() - t0:.1f} s: detector {analyzer.detector_name}, "
+          f"landmarks {analyzer.landmark_name}, "
           f"emotions {analyzer.emotion_name or '-'}, AU emotions {analyzer.au_emotion_name or '-'}")
     print(f"CPU: {os.cpu_count()} cores visible, load average {os.getloadavg()[0]:.2f} at start")
     for n in args.faces:

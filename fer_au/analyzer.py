@@ -6,8 +6,10 @@
     >>> faces[0].top_emotion, faces[0].aus["AU12"]
     >>> table = analyzer.analyze_paths(["photos/"], csv="results.csv")
 
-Stages, per image: face detection (dlib HOG, or OpenCV Haar) -> dlib's 68
-landmarks per face -> head pose -> FACS action units from the landmarks ->
+Stages, per image: face detection (MediaPipe's BlazeFace; dlib HOG or OpenCV
+Haar on request) -> MediaPipe's 468-point 3-D face mesh per face (dlib's 68
+points on request), mapped onto the 68 iBUG points -> head pose -> FACS action
+units from the mesh ->
 emotion probabilities from the CNN (all faces of the image in one batch, on
 48x48 crops aligned like FER2013) and from the AU-XGBoost model.
 
@@ -29,7 +31,8 @@ import numpy as np
 from .labels import FER7
 from .media import to_bgr, to_gray
 
-DETECTORS = {"hog": "dlib-hog", "haar": "opencv-haar"}
+DETECTORS = {"blazeface": "mediapipe-blazeface", "hog": "dlib-hog", "haar": "opencv-haar"}
+LANDMARKERS = {"mesh": "mediapipe-mesh-468", "dlib": "dlib-68"}
 
 
 @dataclass
@@ -39,6 +42,8 @@ class Face:
     box : (x, y, w, h) in pixels of the (EXIF-oriented) image
     score : detector confidence (dlib HOG margin; Haar: merged neighbours; None for crops)
     landmarks : (68, 2) float32, dlib / iBUG 300-W order, pixels
+    mesh : (468, 3) float32 MediaPipe face mesh in pixels (z = depth), or None
+        with the dlib landmarker
     pose : (pitch, roll, yaw) in degrees
     aus : {"AU01": intensity 0..5, ...} or None when AUs are off
     emotions : {"anger": p, ...} from the main emotion model (fer7, sums to 1) or None
@@ -56,6 +61,7 @@ class Face:
     face_id: int | None = None
     crop: np.ndarray | None = field(default=None, repr=False)
     au_presence: dict | None = field(default=None, repr=False)
+    mesh: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def top_emotion(self) -> tuple[str, float] | None:
@@ -100,15 +106,22 @@ class FaceAnalyzer:
 
     Parameters
     ----------
-    detector : "hog" (dlib, default), "haar" (OpenCV's cascade: more false alarms,
-        and with these wheels slower than dlib's HOG), or a
-        ``fer_au.faces.FaceDetector``.
+    detector : "blazeface" (MediaPipe's full-range BlazeFace, default: finds faces
+        with glasses, hands over them, turned or grey; ``bench/detection.py``),
+        "hog" (dlib's frontal HOG detector), "haar" (OpenCV's cascade: more false
+        alarms), or any object with ``detect(image) -> [((x, y, w, h), score)]``.
+    landmarks : "mesh" (MediaPipe's 468-point 3-D face mesh, default; AUs are
+        measured on it, ``fer_au.mesh_aus``) or "dlib" (dlib's 68 points and the
+        first-generation 68-point AUs, ``fer_au.aus``).  Either way
+        ``Face.landmarks`` holds the 68 iBUG points.
     emotion_model : "cnn" (the shipped CNN), None (no CNN emotions) or any object
         with ``predict_proba(faces48 (N,48,48) uint8) -> (N,7)``.
     au_model : "au" (the shipped AU-XGBoost emotion model), None, or an object
         with ``predict_proba_landmarks(landmarks (N,68,2)) -> (N,7)``.
     aus : estimate action units (True) or not (False).
-    upsample : dlib upsampling (1 finds faces down to ~40 px, 4x slower).
+    upsample : search for smaller faces at a higher cost (BlazeFace: overlapping
+        tiles, 1 finds faces down to ~30 px in a 640x480 frame; dlib: doubles the
+        image, 1 finds faces down to ~40 px, 4x slower).
     min_face : smallest face side kept, pixels of the input image.
     detect_size : detect on a copy whose longer side is at most this many
         pixels (boxes are scaled back; landmarks use full resolution).  None
@@ -119,9 +132,9 @@ class FaceAnalyzer:
     models_dir : where the shipped models are (default: the package's models/).
     """
 
-    def __init__(self, detector="hog", emotion_model="cnn", au_model="au", aus: bool = True,
-                 upsample: int = 0, min_face: int = 40, detect_size: int | None = 1280,
-                 color: str = "bgr", models_dir=None, derotate: bool = False):
+    def __init__(self, detector="blazeface", emotion_model="cnn", au_model="au", aus: bool = True,
+                 upsample: int = 0, min_face: int = 24, detect_size: int | None = 1280,
+                 color: str = "bgr", models_dir=None, derotate: bool = False, landmarks: str = "mesh"):
         from .faces import FaceDetector, LandmarkPredictor
 
         # How to rebuild this analyzer in a worker process (None when given model objects).
@@ -129,7 +142,7 @@ class FaceAnalyzer:
         self.init_kwargs = dict(detector=detector, emotion_model=emotion_model, au_model=au_model,
                                 aus=aus, upsample=upsample, min_face=min_face, detect_size=detect_size,
                                 color=color, models_dir=None if models_dir is None else str(models_dir),
-                                derotate=derotate) if named else None
+                                derotate=derotate, landmarks=landmarks) if named else None
         if color not in ("bgr", "rgb"):
             raise ValueError(f"color must be 'bgr' or 'rgb', not {color!r}")
         self.color = color
@@ -144,16 +157,23 @@ class FaceAnalyzer:
         else:
             self.detector = detector
             self.detector_name = getattr(detector, "method", type(detector).__name__)
-        self.landmarker = LandmarkPredictor()
-        self.landmark_name = "dlib-68"
+        if landmarks not in LANDMARKERS:
+            raise ValueError(f"unknown landmarker {landmarks!r}; use one of {sorted(LANDMARKERS)}")
+        self.landmark_name = LANDMARKERS[landmarks]
+        self.mesh = None
+        if landmarks == "mesh":
+            from .mesh import FaceMesh
+            self.mesh = FaceMesh(models_dir)
+        self.landmarker = LandmarkPredictor()   # dlib: the 68-point path, and crops when asked
 
         self.au_estimator = None
         self.au_name = ""
         if aus:
             from . import zoo
             from .aus import AUEstimator
+            from .mesh_aus import MeshAUEstimator
             try:
-                self.au_estimator = AUEstimator.load_shipped(models_dir)
+                self.au_estimator = (MeshAUEstimator if self.mesh is not None else AUEstimator).load_shipped(models_dir)
             except zoo.ModelIntegrityError as exc:
                 raise ModelUnavailableError(f"the AU estimator cannot be loaded: {exc}. To run without "
                                             "AUs, pass aus=False (CLI: --no-aus)") from None
@@ -197,16 +217,17 @@ class FaceAnalyzer:
         return columns(self.au_codes)
 
     # ------------------------------------------------------------ stages
-    def detect(self, gray: np.ndarray) -> list[tuple[tuple, float]]:
-        """Face boxes ``[((x, y, w, h), score), ...]`` in ``gray``'s pixels, left to right."""
+    def detect(self, image: np.ndarray) -> list[tuple[tuple, float]]:
+        """Face boxes ``[((x, y, w, h), score), ...]`` in pixels of ``image`` (BGR or
+        grey; BlazeFace reads the colour where there is colour), left to right."""
         import cv2
 
-        h, w = gray.shape[:2]
+        h, w = image.shape[:2]
         scale = 1.0
-        src = gray
+        src = image
         if self.detect_size and max(h, w) > self.detect_size:
             scale = self.detect_size / max(h, w)
-            src = cv2.resize(gray, (max(1, round(w * scale)), max(1, round(h * scale))),
+            src = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
                              interpolation=cv2.INTER_AREA)
         if hasattr(self.detector, "min_size"):
             # the detector's own floor, in its (possibly downscaled) pixels: for Haar it
@@ -239,18 +260,28 @@ class FaceAnalyzer:
         if crop:
             return self._analyze_crop(gray)
         if boxes is None:
-            dets = self.detect(gray)
+            dets = self.detect(bgr)
         else:
             dets = [(tuple(b[0]), b[1]) if len(b) == 2 and not np.isscalar(b[0]) else (tuple(b), None)
                     for b in boxes]
         if not dets:
             return []
-        lms = np.stack([self.landmarker.predict(gray, box, derotate=self.derotate) for box, _ in dets])
+        meshes = None
+        if self.mesh is not None:
+            import cv2
+
+            from .mesh import to_68
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            meshes = np.stack([self.mesh.predict_rgb(rgb, box)[0] for box, _ in dets])
+            lms = to_68(meshes)
+        else:
+            lms = np.stack([self.landmarker.predict(gray, box, derotate=self.derotate) for box, _ in dets])
         crops = np.stack([self._align(gray, lm) for lm in lms])
         faces = [Face(box=tuple(int(v) for v in box), score=score, landmarks=lm,
-                      pose=tuple(float(a) for a in head_pose(lm, gray.shape)), face_id=i, crop=c)
+                      pose=tuple(float(a) for a in head_pose(lm, gray.shape)), face_id=i, crop=c,
+                      mesh=None if meshes is None else meshes[i])
                  for i, ((box, score), lm, c) in enumerate(zip(dets, lms, crops))]
-        self._classify(faces, lms, crops, gray)
+        self._classify(faces, lms, crops, gray, meshes)
         return faces
 
     def _align(self, gray, lm):
@@ -262,18 +293,25 @@ class FaceAnalyzer:
         from .faces import head_pose
 
         h, w = gray.shape[:2]
-        lm = self.landmarker.predict_crop(gray)
+        meshes = None
+        if self.mesh is not None:
+            from .mesh import crop_box, to_68
+            meshes = self.mesh.predict(gray, crop_box(gray.shape))[0][None]
+            lm = to_68(meshes)[0]
+        else:
+            lm = self.landmarker.predict_crop(gray)
         crop48 = gray if (h, w) == (48, 48) else cv2.resize(
             gray, (48, 48), interpolation=cv2.INTER_AREA if max(h, w) > 48 else cv2.INTER_LINEAR)
         face = Face(box=(0, 0, w, h), score=None, landmarks=lm,
-                    pose=tuple(float(a) for a in head_pose(lm, gray.shape)), face_id=0, crop=crop48)
-        self._classify([face], lm[None], crop48[None], gray)
+                    pose=tuple(float(a) for a in head_pose(lm, gray.shape)), face_id=0, crop=crop48,
+                    mesh=None if meshes is None else meshes[0])
+        self._classify([face], lm[None], crop48[None], gray, meshes)
         return [face]
 
-    def _classify(self, faces: list[Face], lms: np.ndarray, crops: np.ndarray, gray=None) -> None:
+    def _classify(self, faces: list[Face], lms: np.ndarray, crops: np.ndarray, gray=None, meshes=None) -> None:
         """AUs and both emotion models, for all faces of one image at once."""
         if self.au_estimator is not None:
-            for f, v in zip(faces, self.au_estimator.transform(lms)):
+            for f, v in zip(faces, self.au_estimator.transform(lms if meshes is None else meshes)):
                 _set_aus(f, v, self.au_estimator)
         if self.emotion_model is not None:
             proba = np.asarray(self.emotion_model.predict_proba(crops), dtype=np.float64)
@@ -383,7 +421,7 @@ class FaceStream:
         detect_now = (self._n % self.detect_every == 0) or not self._follow
         self._n += 1
         if detect_now:
-            dets = self.analyzer.detect(gray)
+            dets = self.analyzer.detect(bgr)
             faces = self.analyzer.analyze_bgr(bgr, gray=gray, boxes=dets) if dets else []
             ids = self.tracker.update([f.box for f in faces])
             follow = {}
@@ -431,4 +469,4 @@ class FaceStream:
         est = self.analyzer.au_estimator
         if tid not in self._baselines:
             self._baselines[tid] = RunningBaseline(est, window=self.window)
-        _set_aus(face, self._baselines[tid].update(face.landmarks), est)
+        _set_aus(face, self._baselines[tid].update(face.landmarks if face.mesh is None else face.mesh), est)

@@ -207,6 +207,10 @@ class AUEstimator:
         if not hasattr(self, "center_"):
             raise RuntimeError("AUEstimator is not fitted: call fit(neutral_landmarks) or load_shipped()")
 
+    def measure(self, landmarks: np.ndarray) -> np.ndarray:
+        """Raw measures before the neutral baseline (``raw_measures``)."""
+        return raw_measures(landmarks)
+
     def signed_z(self, landmarks: np.ndarray) -> np.ndarray:
         """Unclipped (m - neutral median) / neutral spread, (N, n_AUs)."""
         self._check()
@@ -273,9 +277,10 @@ class RunningBaseline:
         self.est, self.window, self.warmup = estimator, int(window), int(warmup)
         self._hist: list[np.ndarray] = []
 
-    def update(self, landmarks68: np.ndarray) -> np.ndarray:
-        """Add one frame's landmarks; return its intensities (n_AUs,)."""
-        m = raw_measures(landmarks68)
+    def update(self, shape: np.ndarray) -> np.ndarray:
+        """Add one frame's landmarks (68 points, or the mesh for a ``MeshAUEstimator``);
+        return its intensities (n_AUs,)."""
+        m = self.est.measure(shape)
         self._hist.append(m)
         if len(self._hist) > self.window:
             self._hist.pop(0)

@@ -32,25 +32,36 @@ def _gray(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(img)
 
 
-class FaceDetector:
-    """Frontal face detector, loaded once and reused.
+DETECTOR_METHODS = ("blazeface", "hog", "haar")
 
-    method : ``"hog"`` (dlib's HOG + linear SVM frontal detector; the boxes the
-        68-point predictor was trained on) or ``"haar"`` (OpenCV's
-        ``haarcascade_frontalface_default.xml``; faster, more false alarms).
-    upsample : how many times dlib doubles the image first (finds faces down to
-        ~40 px at 0, ~20 px at 1); for Haar, the scale factor of the image pyramid
-        is fixed and ``upsample`` doubles the image likewise.
+
+class FaceDetector:
+    """Face detector, loaded once and reused.
+
+    method : ``"blazeface"`` (MediaPipe's full-range BlazeFace, a small CNN:
+        finds faces with dark glasses, hands over them, turned up to ~60 deg,
+        grey or low-contrast; see ``fer_au.mesh.BlazeFace``), ``"hog"`` (dlib's
+        HOG + linear SVM frontal detector) or ``"haar"`` (OpenCV's
+        ``haarcascade_frontalface_default.xml``; more false alarms).
+    upsample : search for smaller faces at a higher cost.  dlib doubles the image
+        first (finds faces down to ~80 px at 0, ~40 px at 1); for Haar ``upsample``
+        doubles the image likewise; BlazeFace adds overlapping tiles
+        (``upsample + 1`` per side: faces down to ~50 px in a 640x480 frame at 0,
+        ~30 px at 1).
     min_size : smallest face side kept, in pixels of the input.
     threshold : dlib's detection score threshold (0 = its default; lower finds more).
     """
 
     def __init__(self, method: str = "hog", upsample: int = 0, min_size: int = 40,
                  threshold: float = 0.0):
-        if method not in ("hog", "haar"):
-            raise ValueError(f"unknown face detector {method!r}; use 'hog' or 'haar'")
+        if method not in DETECTOR_METHODS:
+            raise ValueError(f"unknown face detector {method!r}; use one of {', '.join(DETECTOR_METHODS)}")
         self.method, self.upsample, self.min_size, self.threshold = method, int(upsample), int(min_size), threshold
-        if method == "hog":
+        if method == "blazeface":
+            from .mesh import BlazeFace
+            self._blaze = BlazeFace("full", tiles=self.upsample + 1 if self.upsample else 0,
+                                    score_threshold=threshold or 0.5)
+        elif method == "hog":
             import dlib
             self._dlib = dlib.get_frontal_face_detector()
         else:
@@ -61,11 +72,14 @@ class FaceDetector:
                 raise RuntimeError(f"cannot load the Haar cascade {path}")
 
     def detect(self, gray: np.ndarray) -> list:
-        """Faces in ``gray`` as ``[((x, y, w, h), score), ...]``, left to right.
+        """Faces in ``gray`` (grey, BGR or BGRA) as ``[((x, y, w, h), score), ...]``, left to right.
 
-        Boxes are clipped to the image. Scores: dlib's SVM margin for HOG, the
-        number of merged neighbour detections for Haar.
+        Boxes are clipped to the image. Scores: BlazeFace's face probability,
+        dlib's SVM margin for HOG, the number of merged neighbour detections for Haar.
         """
+        if self.method == "blazeface":   # reads colour where there is colour
+            img = np.asarray(gray)
+            return [(b, s) for b, s in self._blaze.detect(img) if min(b[2], b[3]) >= self.min_size]
         img = _gray(gray)
         out = []
         if self.method == "hog":
@@ -316,7 +330,7 @@ def transform_landmarks(landmarks68: np.ndarray, matrix: np.ndarray) -> np.ndarr
 # ---------------------------------------------------------------------------
 # Landmarks of a whole data set, cached
 # ---------------------------------------------------------------------------
-LANDMARK_CACHE_VERSION = 2
+LANDMARK_CACHE_VERSION = 3   # 3: cached_per_image's file layout
 
 
 def _image_hashes(images: np.ndarray) -> np.ndarray:
@@ -337,14 +351,13 @@ def shared_predictor() -> "LandmarkPredictor":
     return _SHARED["lp"]
 
 
-def crop_landmarks(images, cache: bool = True, cache_dir=None, progress: bool = False):
-    """``LandmarkPredictor.predict_crops`` over FER2013-style crops, cached on disk.
+def cached_per_image(images, tag: str, compute, cache: bool = True, cache_dir=None):
+    """``compute(images) -> tuple of arrays`` (one row per image), cached on disk.
 
-    The cache (``~/.cache/fer_au/landmarks-*.npz``, never in the repository) is
-    keyed by each image's pixels, so once the whole data set has been
-    landmarked any split, subset or order of its images is answered from it; a
-    full FER2013 pass takes ~10-20 min on one core, a cached one about a second.
-    Returns ``(landmarks (N,68,2) float32, detected (N,) bool, residual (N,) float32)``.
+    The cache (``~/.cache/fer_au/<tag>-*.npz``, never in the repository) is keyed
+    by each image's pixels, so once a whole data set has been computed any split,
+    subset or order of its images is answered from it.  ``tag`` names the
+    computation and its version; a damaged cache file is ignored, never trusted.
     """
     import hashlib
     import os
@@ -354,43 +367,59 @@ def crop_landmarks(images, cache: bool = True, cache_dir=None, progress: bool = 
 
     images = np.ascontiguousarray(np.asarray(images, dtype=np.uint8))
     n = len(images)
-    lm = np.zeros((n, 68, 2), np.float32)
-    det = np.zeros(n, bool)
-    res = np.zeros(n, np.float32)
-    if not cache:
-        return shared_predictor().predict_crops(images, progress=progress) if n else (lm, det, res)
+    if not cache or n == 0:
+        return compute(images)
     folder = Path(cache_dir or default_cache_dir())
-    tag = f"v{LANDMARK_CACHE_VERSION}-" + hashlib.sha1(repr(FER_DEFAULT_BOX).encode()).hexdigest()[:6]
     hashes = _image_hashes(images)
     todo = np.ones(n, bool)
-    for f in sorted(folder.glob(f"landmarks-{tag}-*.npz"), key=lambda f: -f.stat().st_size):
+    out = None
+    for f in sorted(folder.glob(f"{tag}-*.npz"), key=lambda f: -f.stat().st_size):
         if not todo.any():
             break
         try:
             with np.load(f) as z:
                 h = z["hashes"]
+                fields = [z[f"a{i}"] for i in range(len(z.files) - 1)]
                 order = np.argsort(h)
                 pos = np.clip(np.searchsorted(h, hashes, sorter=order), 0, len(h) - 1)
                 hit = todo & (h[order[pos]] == hashes)
                 src = order[pos[hit]]
-                lm[hit], det[hit], res[hit] = z["landmarks"][src], z["detected"][src], z["residual"][src]
+                if out is None:
+                    out = [np.zeros((n,) + a.shape[1:], a.dtype) for a in fields]
+                for o, a in zip(out, fields):
+                    o[hit] = a[src]
                 todo &= ~hit
         except Exception:   # a damaged cache file is ignored, never trusted
             continue
     if todo.any():
-        new = shared_predictor().predict_crops(images[todo], progress=progress)
-        lm[todo], det[todo], res[todo] = new
+        new = compute(images[todo])
+        if out is None:
+            out = [np.zeros((n,) + np.asarray(a).shape[1:], np.asarray(a).dtype) for a in new]
+        for o, a in zip(out, new):
+            o[todo] = a
         key = hashlib.sha1(hashes[todo].tobytes()).hexdigest()[:16]
-        file = folder / f"landmarks-{tag}-{key}.npz"
+        file = folder / f"{tag}-{key}.npz"
         try:
             folder.mkdir(parents=True, exist_ok=True)
             tmp = file.with_suffix(".tmp.npz")
             with open(tmp, "wb") as fh:
-                np.savez(fh, hashes=hashes[todo], landmarks=new[0], detected=new[1], residual=new[2])
+                np.savez(fh, hashes=hashes[todo], **{f"a{i}": a for i, a in enumerate(new)})
             os.replace(tmp, file)
         except OSError:
             pass
-    return lm, det, res
+    return tuple(out)
+
+
+def crop_landmarks(images, cache: bool = True, cache_dir=None, progress: bool = False):
+    """``LandmarkPredictor.predict_crops`` over FER2013-style crops, cached on disk
+    (``cached_per_image``); a full FER2013 pass takes ~10-20 min on one core, a
+    cached one about a second.
+    Returns ``(landmarks (N,68,2) float32, detected (N,) bool, residual (N,) float32)``.
+    """
+    import hashlib
+    tag = f"landmarks-v{LANDMARK_CACHE_VERSION}-" + hashlib.sha1(repr(FER_DEFAULT_BOX).encode()).hexdigest()[:6]
+    return cached_per_image(images, tag, lambda im: shared_predictor().predict_crops(im, progress=progress),
+                            cache=cache, cache_dir=cache_dir)
 
 
 def landmark_success(ds, cache: bool = True):

@@ -29,6 +29,12 @@ REGISTRY: dict[str, tuple[str, tuple[str, ...]]] = {
     "au_app": ("fer_au.au_models:load_au_app", ("au_app_xgb_fer7.ubj", "au_app_hog_pca.npz", "au_baseline.json")),
 }
 
+# Files the perception stages read (not emotion models): MediaPipe's detector and
+# face mesh, copied unchanged from the mediapipe 0.10.21 wheel (Apache-2.0).
+PERCEPTION_FILES: tuple[str, ...] = ("mediapipe/face_detection_full_range_sparse.tflite",
+                                     "mediapipe/face_detection_short_range.tflite",
+                                     "mediapipe/face_landmark.tflite", "au_mesh_baseline.json")
+
 
 class ModelIntegrityError(RuntimeError):
     """A shipped model file is missing, or its sha256 differs from the manifest."""
@@ -59,7 +65,7 @@ def write_manifest(models_dir=None) -> dict[str, str]:
     """Re-hash every registered model file that exists (run after training)."""
     models_dir = Path(models_dir or MODELS_DIR)
     entries = read_manifest(models_dir)
-    for _, files in REGISTRY.values():
+    for files in [f for _, f in REGISTRY.values()] + [PERCEPTION_FILES]:
         for name in files:
             if (models_dir / name).exists():
                 entries[name] = sha256_of(models_dir / name)

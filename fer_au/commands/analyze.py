@@ -7,12 +7,19 @@ import sys
 def add_model_options(p, *, detect_every_default: int = 1) -> None:
     """Options shared by analyze and live."""
     g = p.add_argument_group("models")
-    g.add_argument("--detector", choices=["hog", "haar"], default="hog",
-                   help="face detector: dlib HOG (default: the boxes dlib's landmarks were trained on) or "
-                        "OpenCV's Haar cascade (an alternative; slower than dlib's HOG with these wheels)")
+    g.add_argument("--detector", choices=["blazeface", "hog", "haar"], default="blazeface",
+                   help="face detector: MediaPipe's BlazeFace (default: finds faces with dark glasses, a "
+                        "hand over them, turned up to ~60 deg, grey or low-contrast; bench/detection.py), "
+                        "dlib's frontal HOG detector, or OpenCV's Haar cascade (more false alarms)")
+    g.add_argument("--landmarks", choices=["mesh", "dlib"], default="mesh",
+                   help="MediaPipe's 468-point 3-D face mesh (default; AUs are measured on it) or dlib's "
+                        "68 points with the first-generation AUs. The CSV's x_0..y_67 are the 68 iBUG "
+                        "points either way")
     g.add_argument("--upsample", type=int, default=0,
-                   help="dlib upsampling before detection (1 finds faces down to ~40 px, ~4x slower; default 0)")
-    g.add_argument("--min-face", type=int, default=40, metavar="PX", help="smallest face side kept (default 40)")
+                   help="search for smaller faces at a higher cost (default 0). BlazeFace: 1 adds a 2x2 "
+                        "grid of overlapping tiles (faces down to ~30 px in 640x480, ~5x the cost); "
+                        "HOG: 1 doubles the image (faces down to ~40 px, ~4x slower)")
+    g.add_argument("--min-face", type=int, default=24, metavar="PX", help="smallest face side kept (default 24)")
     g.add_argument("--detect-size", type=int, default=1280, metavar="PX",
                    help="detect on a copy whose longer side is at most PX (0 = full size; default 1280)")
     g.add_argument("--detect-every", type=int, default=detect_every_default, metavar="K",
@@ -37,7 +44,7 @@ def add_model_options(p, *, detect_every_default: int = 1) -> None:
 
 def analyzer_kwargs(args) -> dict:
     none = lambda v: None if str(v).lower() in ("none", "") else v  # noqa: E731
-    return dict(detector=args.detector, emotion_model=none(args.emotion_model),
+    return dict(detector=args.detector, landmarks=args.landmarks, emotion_model=none(args.emotion_model),
                 au_model=none(args.au_model), aus=not args.no_aus, upsample=args.upsample,
                 min_face=args.min_face, detect_size=args.detect_size or None)
 
