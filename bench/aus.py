@@ -4,13 +4,20 @@ their invariance, the AU emotion models, and what those models learned.
     python bench/aus.py [--data PATH] [--split PrivateTest] [--invariance-faces 500]
                         [--skip-invariance] [--skip-models] [--json results.json]
 
-1. Landmarks: how many FER2013 images get usable dlib landmarks (per split).
-2. EMFACS concordance: AUROC of each AU's intensity (0-5) separating each
-   emotion from neutral on --split (faces with usable landmarks), the whole
-   emotion x AU table, and the floors of issue 4.
+1. Landmarks: how many FER2013 images the face mesh finds a face on (presence
+   >= 0.5), per split.
+2. EMFACS concordance: AUROC of each AU's intensity (0-5, the mesh AUs of
+   ``fer_au.mesh_aus``) separating each emotion from neutral on --split (faces
+   the mesh found), the whole emotion x AU table, and the floors of issue 4.
 3. Invariance: median |change| of each AU's intensity when the image is rotated
    +-15 deg, scaled 0.5x/2x, shifted, all at random, or mirrored (on
-   --invariance-faces faces of --split).
+   --invariance-faces faces of --split), through the whole analyzer (BlazeFace,
+   face mesh, AUs).
+3b. Validity on real full-resolution faces (``bench/_au_validity.py``):
+   selectivity (a synthetic movement of one AU's region, warped into the photo,
+   raises that AU by >= 1 and moves AUs of other regions by < 0.3), scale
+   consistency (full resolution vs its 48-px crop, median |difference| < 0.5),
+   pose (synthetic yaw +-30 deg from the 3-D mesh, median |change| < 0.7).
 4. The shipped AU models (au, au_geom, au_app): 7- and 6-class accuracy on PrivateTest.
 5. Per-emotion AU importance (mean |SHAP| from XGBoost pred_contribs) and each
    emotion's learned AU profile beside its EMFACS prototype.
@@ -34,7 +41,8 @@ from fer_au.au_models import au_effects, au_importance, au_profile  # noqa: E402
 from fer_au.data import load_fer2013  # noqa: E402
 from _data import fer2013_path  # noqa: E402
 from fer_au.evaluate import metrics  # noqa: E402
-from fer_au.faces import crop_landmarks, landmark_success, usable  # noqa: E402
+from fer_au.mesh import crop_meshes, to_68  # noqa: E402
+from fer_au.mesh_aus import MeshAUEstimator  # noqa: E402
 
 pd.set_option("display.width", 200)
 pd.set_option("display.max_columns", 30)
@@ -53,22 +61,25 @@ def main():
     ds = load_fer2013(path)
     out = {"split": args.split}
 
-    print("== 1. Landmarks (dlib 68 points on 4x-upsampled 48x48 crops)")
+    print("== 1. Landmarks (MediaPipe's face mesh on 48x48 crops)")
     t = time.time()
-    table = landmark_success(ds)
+    meshes, presence = crop_meshes(ds.images, progress=True)
+    found = presence >= 0.5
+    table = pd.DataFrame({u: {"images": int((ds.usage == u).sum()), "mesh found": int(found[ds.usage == u].sum())}
+                          for u in ("Training", "PublicTest", "PrivateTest")}).T
+    table["found %"] = (100 * table["mesh found"] / table["images"]).round(1)
     print(table.to_string())
-    print(f"({time.time() - t:.0f} s; detected = dlib's HOG detector found the face; usable = detected, "
-          f"or a face-like shape on the default FER box)")
+    print(f"({time.time() - t:.0f} s; found = the mesh's face-presence output >= 0.5)")
     out["landmarks"] = table.to_dict(orient="index")
 
-    est = aus.AUEstimator.load_shipped()
+    est = MeshAUEstimator.load_shipped()
+    sel = ds.usage == args.split
     part = ds.split(args.split)
-    lm, det, res = crop_landmarks(part.images)
-    ok = usable(det, res)
-    x = est.transform(lm)
+    ok = found[sel]
+    x = est.transform(meshes[sel])
 
     print(f"\n== 2. EMFACS concordance on {args.split}: AUROC of each AU's intensity, emotion vs neutral "
-          f"({int(ok.sum())} faces with usable landmarks)")
+          f"({int(ok.sum())} faces the mesh found)")
     auc = aus.emfacs_auroc(x[ok], part.labels[ok])
     print(auc.round(3).to_string())
     auc_all = aus.emfacs_auroc(x, part.labels)
@@ -90,7 +101,9 @@ def main():
         idx = np.flatnonzero(ok)[:n]
         print(f"\n== 3. Invariance: median |change| of intensity (0-5 scale) over {len(idx)} {args.split} faces")
         t = time.time()
-        inv = aus.invariance(est, part.images[idx], seed=0)
+        from fer_au import FaceAnalyzer
+        inv = aus.invariance(est, part.images[idx], seed=0, progress=True,
+                             analyzer=FaceAnalyzer(emotion_model=None, au_model=None))
         med = aus.invariance_table(inv, "median")
         print(med.round(3).to_string())
         print("\nmean |change|:")
@@ -121,8 +134,7 @@ def main():
 
         print("\n== 5. What the AU model learned (model au, PrivateTest)")
         model = zoo.load_model("au")
-        tlm, _, _ = crop_landmarks(test.images)
-        feats = model.features(tlm)
+        feats = model.features(to_68(crop_meshes(test.images)[0]))
         contribs = model.explain(feats)
         imp = au_importance(model, feats, test.labels, contribs=contribs)
         print("mean |SHAP| of each AU for each emotion's score, over that emotion's faces:")

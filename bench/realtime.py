@@ -1,7 +1,7 @@
 """Realtime speed of the live pipeline, end to end, on generated 640x480 videos.
 
     python bench/realtime.py [--faces 1 4] [--seconds 12] [--detect-every 3]
-                             [--detector blazeface|hog|haar] [--landmarks mesh|dlib]
+                             [--detector blazeface|hog|haar] [--landmarks hybrid|mesh|dlib]
 
 For each face count, writes a video of real faces (``fer_au.samples``) moving
 across a 640x480 frame, then runs ``fer_au.live.run_live`` on it headless:
@@ -91,7 +91,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=12.0, help="length of each generated video")
     ap.add_argument("--detect-every", type=int, default=3, help="as `live --detect-every` (default 3)")
     ap.add_argument("--detector", default="blazeface", choices=["blazeface", "hog", "haar"])
-    ap.add_argument("--landmarks", default="mesh", choices=["mesh", "dlib"])
+    ap.add_argument("--landmarks", default="hybrid", choices=["hybrid", "mesh", "dlib"])
     ap.add_argument("--output", action="store_true", help="also write the annotated video")
     ap.add_argument("--no-compare", action="store_true", help="skip the detect-every-frame comparison")
     ap.add_argument("--workdir", default=None, help="where to put the generated videos (default: a temp dir)")

@@ -32,7 +32,11 @@ from .labels import FER7
 from .media import to_bgr, to_gray
 
 DETECTORS = {"blazeface": "mediapipe-blazeface", "hog": "dlib-hog", "haar": "opencv-haar"}
-LANDMARKERS = {"mesh": "mediapipe-mesh-468", "dlib": "dlib-68"}
+LANDMARKERS = {"hybrid": "dlib-68+mediapipe-mesh", "mesh": "mediapipe-mesh-468", "dlib": "dlib-68"}
+# In "hybrid" mode a face whose dlib points lie this far (mean, in inter-ocular
+# distances) from the mesh's is one dlib lost (a profile, a hand over the face):
+# the mesh's 68 points are used instead.
+DLIB_LOST = 0.15
 
 
 @dataclass
@@ -110,10 +114,12 @@ class FaceAnalyzer:
         with glasses, hands over them, turned or grey; ``bench/detection.py``),
         "hog" (dlib's frontal HOG detector), "haar" (OpenCV's cascade: more false
         alarms), or any object with ``detect(image) -> [((x, y, w, h), score)]``.
-    landmarks : "mesh" (MediaPipe's 468-point 3-D face mesh, default; AUs are
-        measured on it, ``fer_au.mesh_aus``) or "dlib" (dlib's 68 points and the
-        first-generation 68-point AUs, ``fer_au.aus``).  Either way
-        ``Face.landmarks`` holds the 68 iBUG points.
+    landmarks : "hybrid" (default: dlib's 68 points, which follow small movements
+        closely, given depth by MediaPipe's 3-D face mesh so the AUs are measured
+        in a frontal head frame, ``fer_au.aus3d``; where dlib loses a face the
+        mesh's own 68 points stand in), "mesh" (the mesh alone, AUs of
+        ``fer_au.mesh_aus``) or "dlib" (dlib alone, the first-generation 2-D AUs
+        of ``fer_au.aus``).  ``Face.landmarks`` holds the 68 iBUG points.
     emotion_model : "cnn" (the shipped CNN), None (no CNN emotions) or any object
         with ``predict_proba(faces48 (N,48,48) uint8) -> (N,7)``.
     au_model : "au" (the shipped AU-XGBoost emotion model), None, or an object
@@ -134,7 +140,7 @@ class FaceAnalyzer:
 
     def __init__(self, detector="blazeface", emotion_model="cnn", au_model="au", aus: bool = True,
                  upsample: int = 0, min_face: int = 24, detect_size: int | None = 1280,
-                 color: str = "bgr", models_dir=None, derotate: bool = False, landmarks: str = "mesh"):
+                 color: str = "bgr", models_dir=None, derotate: bool = False, landmarks: str = "hybrid"):
         from .faces import FaceDetector, LandmarkPredictor
 
         # How to rebuild this analyzer in a worker process (None when given model objects).
@@ -160,20 +166,23 @@ class FaceAnalyzer:
         if landmarks not in LANDMARKERS:
             raise ValueError(f"unknown landmarker {landmarks!r}; use one of {sorted(LANDMARKERS)}")
         self.landmark_name = LANDMARKERS[landmarks]
+        self.landmarks = landmarks
         self.mesh = None
-        if landmarks == "mesh":
+        if landmarks in ("hybrid", "mesh"):
             from .mesh import FaceMesh
-            self.mesh = FaceMesh(models_dir)
-        self.landmarker = LandmarkPredictor()   # dlib: the 68-point path, and crops when asked
+            self.mesh = FaceMesh()          # a perception stage, always the package's own file
+        self.landmarker = LandmarkPredictor() if landmarks in ("hybrid", "dlib") else None
 
         self.au_estimator = None
         self.au_name = ""
         if aus:
             from . import zoo
             from .aus import AUEstimator
+            from .aus3d import PoseFreeAUEstimator
             from .mesh_aus import MeshAUEstimator
             try:
-                self.au_estimator = (MeshAUEstimator if self.mesh is not None else AUEstimator).load_shipped(models_dir)
+                kind = {"hybrid": PoseFreeAUEstimator, "mesh": MeshAUEstimator, "dlib": AUEstimator}[landmarks]
+                self.au_estimator = kind.load_shipped(models_dir)
             except zoo.ModelIntegrityError as exc:
                 raise ModelUnavailableError(f"the AU estimator cannot be loaded: {exc}. To run without "
                                             "AUs, pass aus=False (CLI: --no-aus)") from None
@@ -253,8 +262,12 @@ class FaceAnalyzer:
         bgr = to_bgr(image, color or self.color)
         return self.analyze_bgr(bgr, crop=crop, boxes=boxes)
 
-    def analyze_bgr(self, bgr: np.ndarray, *, gray=None, crop: bool = False, boxes=None) -> list[Face]:
+    def analyze_bgr(self, bgr: np.ndarray, *, gray=None, crop: bool = False, boxes=None,
+                    follow=None) -> list[Face]:
+        """As ``analyze`` on a BGR array.  ``follow``: the previous frame's meshes, one
+        per box, to follow each face from its mesh (one mesh pass instead of two)."""
         from .faces import head_pose
+        from .mesh import to_68
 
         gray = to_gray(bgr) if gray is None else gray
         if crop:
@@ -269,13 +282,15 @@ class FaceAnalyzer:
         meshes = None
         if self.mesh is not None:
             import cv2
-
-            from .mesh import to_68
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            meshes = np.stack([self.mesh.predict_rgb(rgb, box)[0] for box, _ in dets])
+            meshes = np.stack([self.mesh.predict_rgb(rgb, box)[0] if follow is None or follow[i] is None
+                               else self.mesh.track(rgb, follow[i])[0] for i, (box, _) in enumerate(dets)])
+        if self.landmarker is None:
             lms = to_68(meshes)
         else:
             lms = np.stack([self.landmarker.predict(gray, box, derotate=self.derotate) for box, _ in dets])
+            if meshes is not None:
+                lms = _keep_on_face(lms, to_68(meshes))
         crops = np.stack([self._align(gray, lm) for lm in lms])
         faces = [Face(box=tuple(int(v) for v in box), score=score, landmarks=lm,
                       pose=tuple(float(a) for a in head_pose(lm, gray.shape)), face_id=i, crop=c,
@@ -297,9 +312,12 @@ class FaceAnalyzer:
         if self.mesh is not None:
             from .mesh import crop_box, to_68
             meshes = self.mesh.predict(gray, crop_box(gray.shape))[0][None]
+        if self.landmarker is None:
             lm = to_68(meshes)[0]
         else:
             lm = self.landmarker.predict_crop(gray)
+            if meshes is not None:
+                lm = _keep_on_face(lm[None], to_68(meshes))[0]
         crop48 = gray if (h, w) == (48, 48) else cv2.resize(
             gray, (48, 48), interpolation=cv2.INTER_AREA if max(h, w) > 48 else cv2.INTER_LINEAR)
         face = Face(box=(0, 0, w, h), score=None, landmarks=lm,
@@ -311,20 +329,27 @@ class FaceAnalyzer:
     def _classify(self, faces: list[Face], lms: np.ndarray, crops: np.ndarray, gray=None, meshes=None) -> None:
         """AUs and both emotion models, for all faces of one image at once."""
         if self.au_estimator is not None:
-            for f, v in zip(faces, self.au_estimator.transform(lms if meshes is None else meshes)):
+            for f, v in zip(faces, self.au_estimator.transform(self._au_input(lms, meshes))):
                 _set_aus(f, v, self.au_estimator)
         if self.emotion_model is not None:
             proba = np.asarray(self.emotion_model.predict_proba(crops), dtype=np.float64)
             for f, p in zip(faces, proba):
                 f.emotions = dict(zip(FER7, p.tolist()))
         if self.au_emotion_model is not None:
-            if self._au_takes_image:   # au_geom also reads the pixels around the landmarks
+            if self._au_takes_image:   # au_app also reads the pixels around the landmarks
                 proba = self.au_emotion_model.predict_proba_landmarks(lms, image=gray)
             else:
                 proba = self.au_emotion_model.predict_proba_landmarks(lms)
             proba = np.asarray(proba, dtype=np.float64)
             for f, p in zip(faces, proba):
                 f.au_emotions = dict(zip(FER7, p.tolist()))
+
+    def _au_input(self, lms, meshes):
+        """What the AU estimator reads: 3-D points (hybrid), the mesh, or 2-D points."""
+        if self.landmarks == "hybrid":
+            from .aus3d import with_depth
+            return with_depth(lms, meshes)
+        return meshes if self.landmarks == "mesh" else lms
 
     # ------------------------------------------------------------ many inputs
     def analyze_paths(self, paths, csv=None, *, recursive: bool = False, every: int = 1,
@@ -370,6 +395,16 @@ def _landmark_bbox(lm: np.ndarray) -> np.ndarray:
     return np.array([x0, y0, x1 - x0, y1 - y0], dtype=np.float64)
 
 
+def _keep_on_face(dlib68: np.ndarray, mesh68: np.ndarray) -> np.ndarray:
+    """dlib's points, except for faces where they left the mesh's (``DLIB_LOST``)."""
+    out = np.array(dlib68, np.float32)
+    for i, (d, m) in enumerate(zip(dlib68, mesh68)):
+        iod = max(float(np.linalg.norm(m[36:42].mean(0) - m[42:48].mean(0))), 1.0)
+        if np.linalg.norm(d[17:] - m[17:], axis=1).mean() > DLIB_LOST * iod:
+            out[i] = m
+    return out
+
+
 def _set_aus(face: Face, values, estimator) -> None:
     """Store AU intensities on a face, and their presence by the estimator's thresholds."""
     from .aus import AU_CODES
@@ -411,7 +446,7 @@ class FaceStream:
         self.detect_every = int(detect_every)
         self.tracker = Tracker(max_missed=max_missed)
         self.smoother = EmotionSmoother(smooth)
-        self._follow: dict[int, tuple] = {}   # track id -> (landmarks, box-from-landmarks relation, score)
+        self._follow: dict[int, tuple] = {}   # track id -> (landmarks, box-from-landmarks relation, score, mesh)
         self._n = 0
 
     def process(self, frame, color: str = "bgr") -> list[Face]:
@@ -429,16 +464,17 @@ class FaceStream:
                 lb = _landmark_bbox(f.landmarks)
                 rel = np.array([(box[0] - lb[0]) / max(lb[2], 1), (box[1] - lb[1]) / max(lb[3], 1),
                                 box[2] / max(lb[2], 1), box[3] / max(lb[3], 1)])
-                follow[tid] = (f.landmarks, rel, score)
+                follow[tid] = (f.landmarks, rel, score, f.mesh)
         else:
             tids, dets, prev_boxes = [], [], []
-            for tid, (lm, rel, score) in self._follow.items():
+            for tid, (lm, rel, score, _) in self._follow.items():
                 lb = _landmark_bbox(lm)
                 box = (lb[0] + rel[0] * lb[2], lb[1] + rel[1] * lb[3], rel[2] * lb[2], rel[3] * lb[3])
                 tids.append(tid)
                 dets.append((tuple(int(round(v)) for v in box), score))
                 prev_boxes.append(lb)
-            faces = self.analyzer.analyze_bgr(bgr, gray=gray, boxes=dets)
+            prev = [self._follow[t][3] for t in tids]
+            faces = self.analyzer.analyze_bgr(bgr, gray=gray, boxes=dets, follow=prev)
             follow, kept = {}, []
             for f, tid, (box, score), plb in zip(faces, tids, dets, prev_boxes):
                 lb = _landmark_bbox(f.landmarks)
@@ -446,7 +482,7 @@ class FaceStream:
                 cx, cy = lb[0] + lb[2] / 2, lb[1] + lb[3] / 2
                 if not (0.75 <= size_ratio <= 1.33 and 0 <= cx < w and 0 <= cy < h):
                     continue  # lost: wait for the next detection
-                follow[tid] = (f.landmarks, self._follow[tid][1], score)
+                follow[tid] = (f.landmarks, self._follow[tid][1], score, f.mesh)
                 kept.append(f)
             faces = kept
             ids = list(follow)
@@ -469,4 +505,6 @@ class FaceStream:
         est = self.analyzer.au_estimator
         if tid not in self._baselines:
             self._baselines[tid] = RunningBaseline(est, window=self.window)
-        _set_aus(face, self._baselines[tid].update(face.landmarks if face.mesh is None else face.mesh), est)
+        _set_aus(face, self._baselines[tid].update(self.analyzer._au_input(face.landmarks[None],
+                                                                           None if face.mesh is None else
+                                                                           face.mesh[None])[0]), est)

@@ -327,8 +327,11 @@ def emfacs_auroc(intensities: np.ndarray, labels_fer7: np.ndarray):
 
 
 # The floors of issue 4 (emotion, the AUs any one of which must reach the floor, floor).
+# Its AU01/AU02 floor for surprise (0.75) is retired (issue 11): on FACS-coded faces
+# AU01 reaches 0.92, so the shortfall on FER2013 is a property of its labels; the
+# selectivity, scale and pose checks of bench/aus.py replace it.
 EMFACS_FLOORS = [("happiness", ["AU12"], 0.85), ("surprise", ["AU25", "AU26"], 0.85),
-                 ("surprise", ["AU01", "AU02"], 0.75), ("anger", ["AU04"], 0.65)]
+                 ("anger", ["AU04"], 0.65)]
 
 
 def check_floors(table) -> list[dict]:
@@ -373,19 +376,44 @@ def _landmarks_on(img, corners, detector, predictor):
     return predictor.predict(img, box, derotate=True), best is not None
 
 
-def invariance(est: AUEstimator, faces48: np.ndarray, seed: int = 0, progress: bool = False) -> dict:
+def _analyzer_aus_on(img, corners, analyzer):
+    """AUs of the one face on ``img`` through a whole ``FaceAnalyzer``: the detected
+    face nearest the known one, or the known box where none is detected."""
+    x0, y0 = corners.min(0)
+    x1, y1 = corners.max(0)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    faces = [f for f in analyzer.analyze(img)
+             if np.hypot(f.box[0] + f.box[2] / 2 - cx, f.box[1] + f.box[3] / 2 - cy) < 0.3 * (x1 - x0)]
+    found = bool(faces)
+    if not found:
+        side = np.sqrt(abs(np.cross(corners[1] - corners[0], corners[3] - corners[0])))
+        faces = analyzer.analyze(img, boxes=[(cx - side / 2, cy - side / 2, side, side)])
+    return np.array([faces[0].aus[c] for c in AU_CODES]), found
+
+
+def invariance(est, faces48: np.ndarray, seed: int = 0, progress: bool = False, analyzer=None) -> dict:
     """How much AU intensities change when the image is rotated (+-15 deg), scaled
     (0.5x, 2x), shifted, all three at random, or mirrored.
 
-    Each face is upsampled 4x onto a 512-px canvas; the same pipeline (HOG
-    detection, 68 landmarks with de-rotation, AUs) runs on the untouched and on
-    the transformed canvas.  Returns ``{"changes": {transform: (N, n_AUs) |delta|},
+    Each face is upsampled 4x onto a 512-px canvas; the same pipeline runs on the
+    untouched and on the transformed canvas: with ``analyzer`` (a
+    ``FaceAnalyzer``) its whole detection -> landmarks -> AUs path (``est`` is
+    then unused), else dlib's HOG detection, 68 landmarks with de-rotation and
+    ``est``.  Returns ``{"changes": {transform: (N, n_AUs) |delta|},
     "detected": fraction of runs where the detector found the face}``."""
     import cv2
 
     from .faces import FaceDetector, LandmarkPredictor
     rng = np.random.default_rng(seed)
-    det, pred = FaceDetector("hog", upsample=0, min_size=40), LandmarkPredictor()
+    if analyzer is None:
+        det, pred = FaceDetector("hog", upsample=0, min_size=40), LandmarkPredictor()
+
+        def aus_on(img, corners):
+            lm, found = _landmarks_on(img, corners, det, pred)
+            return est.transform(lm), found
+    else:
+        def aus_on(img, corners):
+            return _analyzer_aus_on(img, corners, analyzer)
     names = ["rotate +15", "rotate -15", "scale 0.5", "scale 2", "shift", "random", "mirror"]
     changes = {n: [] for n in names}
     found = []
@@ -397,16 +425,14 @@ def invariance(est: AUEstimator, faces48: np.ndarray, seed: int = 0, progress: b
         img, corners = _canvas(np.asarray(faces48[i], np.uint8))
         size = img.shape[0]
         c = (size / 2, size / 2)
-        lm0, f0 = _landmarks_on(img, corners, det, pred)
-        a0 = est.transform(lm0)
+        a0, f0 = aus_on(img, corners)
         found.append(f0)
         for name in names:
             if name == "mirror":
                 flipped = np.ascontiguousarray(img[:, ::-1])
                 fc = corners.copy()
                 fc[:, 0] = size - 1 - fc[:, 0]
-                lm1, f1 = _landmarks_on(flipped, fc[[1, 0, 3, 2]], det, pred)
-                a1 = est.transform(lm1)
+                a1, f1 = aus_on(flipped, fc[[1, 0, 3, 2]])
                 changes[name].append(np.abs(a1 - a0))
                 found.append(f1)
                 continue
@@ -424,9 +450,9 @@ def invariance(est: AUEstimator, faces48: np.ndarray, seed: int = 0, progress: b
             m[:, 2] += shift
             warped = cv2.warpAffine(img, m, (size, size), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
                                     borderMode=cv2.BORDER_REPLICATE)
-            lm1, f1 = _landmarks_on(warped, corners @ m[:, :2].T + m[:, 2], det, pred)
+            a1, f1 = aus_on(warped, corners @ m[:, :2].T + m[:, 2])
             found.append(f1)
-            changes[name].append(np.abs(est.transform(lm1) - a0))
+            changes[name].append(np.abs(a1 - a0))
     return {"changes": {k: np.array(v) for k, v in changes.items()}, "detected": float(np.mean(found))}
 
 

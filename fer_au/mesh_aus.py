@@ -32,12 +32,17 @@ from pathlib import Path
 import numpy as np
 
 from .aus import AU_CODES, AU_NAMES, DEFAULT_PRESENCE
+from .aus3d import umeyama
 
 FORMAT = "fer_au.MeshAUEstimator/1"
 BASELINE_FILE = "au_mesh_baseline.json"
 
 # Vertices that expressions hardly move: eye corners, nose bridge and tip,
 # forehead, the temples beside the eyes.  (Brows, lids, cheeks, lips, jaw move.)
+# The mesh drags some of them a little with other features (the forehead with the
+# brows, the nose tip with the upper lip); a frame from the eye corners and nose
+# bridge alone was tried and is no better (bench/_au_validity.py): the measures
+# below avoid those vertices as references instead.
 STABLE = np.array([33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 10, 151, 108, 337, 127, 356, 234, 454])
 
 # Subject's right, subject's left vertex groups (MediaPipe topology).
@@ -49,23 +54,33 @@ _L = dict(inner_brow=[336, 285, 296, 295], outer_brow=[300, 276, 293, 283], eye_
           ala=[294, 327, 358], corner=291, upper_lip=[267, 269])
 UPPER_LIP_TOP, UPPER_LIP_IN, LOWER_LIP_IN, LOWER_LIP_BOTTOM = 0, 13, 14, 17
 SUBNASALE, MENTON = 2, 152
+BRIDGE = [6, 197]
+# Lift of the lip corners towards the nose base in FER2013's median neutral face
+# (head-frame units): AU20 discounts only lift beyond it, so a smile is not a
+# stretch, and corners lowered by an opening jaw do not read as one either.
+NEUTRAL_CORNER_LIFT = -26.0
 INNER_GAP_PAIRS = [(13, 14), (82, 87), (312, 317), (81, 178), (311, 402)]
 
 AU_MEASURES: dict[str, str] = {
     "AU01": "inner brow (mesh 107, 55, 66, 65 / 336, 285, 296, 295) height above the inner eye corner (133 / 362)",
     "AU02": "outer brow (70, 46, 63, 53 / 300, 276, 293, 283) height above the outer eye corner (33 / 263)",
-    "AU04": "inner brows lowered towards the eyes, plus the brows drawn together (half weight)",
-    "AU05": "upper lid (159, 158, 160 / 386, 385, 387) height above the eye-corner line",
-    "AU06": "infraorbital cheek (117-119, 100, 101 / 346-348, 329, 330) raised towards the eye-corner line, "
-            "plus the lower lid raised (half weight); cannot see crow's feet",
+    "AU04": "inner brows (107, 55, 66, 65 / 336, 285, 296, 295) lowered towards the inner eye "
+            "corners (133 / 362), plus the brows drawn together (half weight)",
+    "AU05": "eye aperture: upper lid (159 / 386) to lower lid (145 / 374) growing",
+    "AU06": "lower lid (145, 144, 153 / 374, 373, 380) raised towards the eye-corner line: the eye "
+            "narrowed from below; the mesh does not follow the cheek itself (it places the cheek "
+            "vertices from the mouth and brows), and cannot see crow's feet",
     "AU07": "lower lid (145, 144, 153 / 374, 373, 380) raised towards the eye-corner line",
     "AU09": "nostril wings (64, 98, 129 / 294, 327, 358) drawn up towards the inner eye corners; cannot "
             "see the wrinkles",
-    "AU10": "upper lip (0 and the peaks 37, 39 / 267, 269) raised towards the nose base (2)",
-    "AU12": "lip corners (61 / 291) raised towards the nose base (2)",
+    "AU10": "upper lip (0 and the peaks 37, 39 / 267, 269) raised towards the nose bridge (6, 197), "
+            "in the head's frame (the mesh drags the nose base 2 up with the lip)",
+    "AU12": "lip corners (61 / 291) pulled obliquely: raised towards the nose base (2), plus the "
+            "mouth widening (half weight)",
     "AU15": "lip corners (61 / 291) below the middle of the mouth (between inner lips 13 and 14)",
     "AU17": "lower lip (17) pushed up, away from the chin tip (152)",
-    "AU20": "mouth width (61-291) while the corners are not raised",
+    "AU20": "mouth width (61-291) minus twice the corners' lift beyond a neutral face's: "
+            "stretched sideways, not up (corners pulled down by an opening jaw do not count)",
     "AU23": "mouth narrowed (61-291, half weight) with thinner red lips (0-13 + 14-17)",
     "AU24": "red lips pressed thin: vermilion heights 0-13 + 14-17 shrinking",
     "AU25": "gap between the inner lips (13-14, 82-87, 312-317, 81-178, 311-402)",
@@ -75,19 +90,6 @@ AU_MEASURES: dict[str, str] = {
 
 MIN_SPREAD = 1.0          # percent of the eye-corner distance: landmark jitter is about this
 MIN_SPREAD_PER_AU = {"AU25": 2.0}
-
-
-def umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Similarity (scale, rotation (3, 3), shift) taking ``src`` (K, 3) onto ``dst``."""
-    mu_s, mu_d = src.mean(0), dst.mean(0)
-    s, d = src - mu_s, dst - mu_d
-    u, sig, vt = np.linalg.svd(d.T @ s / len(src))
-    e = np.eye(3)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        e[2, 2] = -1
-    rot = u @ e @ vt
-    scale = float(np.trace(np.diag(sig) @ e) / max((s ** 2).sum() / len(src), 1e-12))
-    return scale, rot, mu_d - scale * rot @ mu_s
 
 
 def to_frame(meshes: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -133,7 +135,6 @@ def raw_measures(framed: np.ndarray) -> np.ndarray:
     brow_gap = x(_L["inner_brow"]) - x(_R["inner_brow"])
     upper_lid = both(lambda s: eye_line(s) - y(s["upper_lid"]))
     lower_lid = both(lambda s: y(s["lower_lid"]) - eye_line(s))
-    cheek = both(lambda s: y(s["cheek"]) - eye_line(s))
     ala_to_eye = both(lambda s: y(s["ala"]) - y(s["eye_in"]))
     corners_y = 0.5 * (y(_R["corner"]) + y(_L["corner"]))
     mouth_mid = 0.5 * (y(UPPER_LIP_IN) + y(LOWER_LIP_IN))
@@ -143,20 +144,21 @@ def raw_measures(framed: np.ndarray) -> np.ndarray:
     gap = np.mean([np.linalg.norm(p[:, a] - p[:, b], axis=-1) for a, b in INNER_GAP_PAIRS], axis=0)
     jaw = np.linalg.norm(p[:, MENTON] - p[:, SUBNASALE], axis=-1)
     aperture = both(lambda s: y(s["lower_lid"][:1]) - y(s["upper_lid"][:1]))
+    del upper_lid   # AU05 reads the aperture: it follows the upper lid more steadily on small faces
     corner_lift = y(SUBNASALE) - corners_y       # the nose base is still while the corners rise
     cols = {
         "AU01": inner_brow,
         "AU02": outer_brow,
         "AU04": -inner_brow - 0.5 * brow_gap,
-        "AU05": upper_lid,
-        "AU06": -cheek - 0.5 * lower_lid,
+        "AU05": aperture,
+        "AU06": -lower_lid,
         "AU07": -lower_lid,
         "AU09": -ala_to_eye,
-        "AU10": -(upper_lip - y(SUBNASALE)),
-        "AU12": corner_lift,
+        "AU10": y(BRIDGE) - upper_lip,
+        "AU12": corner_lift + 0.5 * width,
         "AU15": corners_y - mouth_mid,
         "AU17": y(MENTON) - y(LOWER_LIP_BOTTOM),
-        "AU20": width,
+        "AU20": width - 2.0 * np.maximum(corner_lift - NEUTRAL_CORNER_LIFT, 0.0),
         "AU23": -0.5 * width - vermilion,
         "AU24": -vermilion,
         "AU25": gap,

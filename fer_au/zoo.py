@@ -33,7 +33,8 @@ REGISTRY: dict[str, tuple[str, tuple[str, ...]]] = {
 # face mesh, copied unchanged from the mediapipe 0.10.21 wheel (Apache-2.0).
 PERCEPTION_FILES: tuple[str, ...] = ("mediapipe/face_detection_full_range_sparse.tflite",
                                      "mediapipe/face_detection_short_range.tflite",
-                                     "mediapipe/face_landmark.tflite", "au_mesh_baseline.json")
+                                     "mediapipe/face_landmark.tflite", "au_mesh_baseline.json",
+                                     "au_posefree_baseline.json")
 
 
 class ModelIntegrityError(RuntimeError):

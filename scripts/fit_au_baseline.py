@@ -1,12 +1,14 @@
-"""Refit the mesh AUs' neutral baseline (models/au_mesh_baseline.json) from FER2013.
+"""Refit the AUs' neutral baselines from FER2013's neutral Training faces:
+models/au_posefree_baseline.json (dlib's 68 points + the mesh's depth, the
+default AUs) and models/au_mesh_baseline.json (the mesh-only AUs).
 
     python scripts/fit_au_baseline.py [--data PATH]
 
-The face mesh is run on every FER2013 image once (cached in ~/.cache/fer_au;
-~7 min on one core the first time); the baseline is the head frame and the
-median and spread of each AU measure over the Neutral faces of the Training
-split whose mesh presence is >= 0.5.  No emotion label other than "neutral"
-is read: the AUs are never fitted to emotions.
+dlib's landmarks and the face mesh run on each neutral Training face (cached
+in ~/.cache/fer_au; ~3 min on one core the first time); each baseline is a
+neutral 3-D face (the head frame) and the median and spread of each AU measure
+over the faces where the mesh found a face (presence >= 0.5).  No emotion label
+other than "neutral" is read: the AUs are never fitted to emotions.
 """
 import argparse
 import sys
@@ -17,6 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fer_au import zoo  # noqa: E402
 from fer_au.data import find_data, load_fer2013  # noqa: E402
 from fer_au.labels import FER7  # noqa: E402
+from fer_au.aus3d import BASELINE_FILE as POSEFREE_FILE, PoseFreeAUEstimator, with_depth  # noqa: E402
+from fer_au.faces import crop_landmarks  # noqa: E402
 from fer_au.mesh import crop_meshes  # noqa: E402
 from fer_au.mesh_aus import BASELINE_FILE, MeshAUEstimator  # noqa: E402
 
@@ -32,11 +36,16 @@ def main():
     ds = load_fer2013(path)
     neutral = (ds.usage == "Training") & (ds.labels == FER7.index("neutral"))
     meshes, presence = crop_meshes(ds.images[neutral], progress=True)
-    est = MeshAUEstimator().fit(meshes[presence >= 0.5])
+    found = presence >= 0.5
     out = Path(args.models_dir or zoo.MODELS_DIR)
+    est = MeshAUEstimator().fit(meshes[found])
     est.save(out / BASELINE_FILE)
+    print(f"mesh AUs: {est.n_fit_} neutral Training faces -> {out / BASELINE_FILE}")
+    lm, _, _ = crop_landmarks(ds.images[neutral], progress=True)
+    est = PoseFreeAUEstimator().fit(with_depth(lm, meshes)[found])
+    est.save(out / POSEFREE_FILE)
+    print(f"pose-free AUs: {est.n_fit_} neutral Training faces -> {out / POSEFREE_FILE}")
     zoo.write_manifest(out)
-    print(f"{est.n_fit_} neutral Training faces -> {out / BASELINE_FILE} (manifest updated)")
 
 
 if __name__ == "__main__":

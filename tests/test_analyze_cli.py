@@ -72,7 +72,7 @@ def test_folder_with_bad_inputs(folder, tmp_path, capsys):
     faces = df[df["FaceRectX"].notna()]
     assert faces[[f"x_{i}" for i in range(68)]].notna().all().all()
     assert np.allclose(faces[["anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral"]].sum(1), 1, atol=1e-3)
-    assert (faces["face_model"] == "dlib-hog").all() and (faces["emotion_model"] == "cnn").all()
+    assert (faces["face_model"] == "mediapipe-blazeface").all() and (faces["emotion_model"] == "cnn").all()
     assert (faces["frame"] == 0).all() and faces["approx_time"].isna().all()
 
 

@@ -11,10 +11,12 @@ def add_model_options(p, *, detect_every_default: int = 1) -> None:
                    help="face detector: MediaPipe's BlazeFace (default: finds faces with dark glasses, a "
                         "hand over them, turned up to ~60 deg, grey or low-contrast; bench/detection.py), "
                         "dlib's frontal HOG detector, or OpenCV's Haar cascade (more false alarms)")
-    g.add_argument("--landmarks", choices=["mesh", "dlib"], default="mesh",
-                   help="MediaPipe's 468-point 3-D face mesh (default; AUs are measured on it) or dlib's "
-                        "68 points with the first-generation AUs. The CSV's x_0..y_67 are the 68 iBUG "
-                        "points either way")
+    g.add_argument("--landmarks", choices=["hybrid", "mesh", "dlib"], default="hybrid",
+                   help="'hybrid' (default): dlib's 68 points, which follow small movements closely, with "
+                        "the depth of MediaPipe's 3-D face mesh, so AUs are measured in a frontal head "
+                        "frame (the mesh's own points stand in where dlib loses a face); 'mesh': the mesh "
+                        "alone; 'dlib': dlib alone with the first-generation 2-D AUs. The CSV's "
+                        "x_0..y_67 are the 68 iBUG points either way")
     g.add_argument("--upsample", type=int, default=0,
                    help="search for smaller faces at a higher cost (default 0). BlazeFace: 1 adds a 2x2 "
                         "grid of overlapping tiles (faces down to ~30 px in 640x480, ~5x the cost); "
