@@ -59,6 +59,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from fer_au.aus import AU_CODES  # noqa: E402
+from fer_au.tracking import iou  # noqa: E402
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -605,21 +606,12 @@ def _largest(faces):
     return max(faces, key=lambda f: f.box[2] * f.box[3]) if faces else None
 
 
-def _iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    inter = iw * ih
-    return inter / max(aw * ah + bw * bh - inter, 1e-9)
-
-
 def _same_face(faces, box):
     """The face of ``faces`` that overlaps ``box`` most (None below IoU 0.3)."""
     if not faces:
         return None
-    best = max(faces, key=lambda f: _iou(f.box, box))
-    return best if _iou(best.box, box) >= 0.3 else None
+    best = max(faces, key=lambda f: iou(f.box, box))
+    return best if iou(best.box, box) >= 0.3 else None
 
 
 def _au_vector(face) -> np.ndarray:
@@ -884,8 +876,9 @@ def report(analyzer=None, images=None, yaws=(-30, -15, 15, 30), out: dict | None
     print(f"{int(sel.summary.passed.sum())}/{len(sel.summary)} AUs pass")
     print("\ndiagnostics: the same changes as unclipped z-scores (re-fitted mesh):")
     print(sel.z_median.round(2).to_string())
-    print("\n... and for the mesh moved exactly as intended (the measures alone, no mesh model):")
-    print(sel.exact_median.round(2).to_string())
+    if np.isfinite(sel.exact_median.to_numpy(dtype=float)).any():   # mesh AUs only
+        print("\n... and for the mesh moved exactly as intended (the measures alone, no mesh model):")
+        print(sel.exact_median.round(2).to_string())
 
     sc = scale_consistency(analyzer, images, warped_faces=kept)
     print(f"\n-- scale consistency: full resolution vs the 48x48 crop, {int(sc.per_au.n.max())} faces "

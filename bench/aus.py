@@ -2,17 +2,18 @@
 their invariance, the AU emotion models, and what those models learned.
 
     python bench/aus.py [--data PATH] [--split PrivateTest] [--invariance-faces 500]
-                        [--skip-invariance] [--skip-models] [--json results.json]
+                        [--skip-invariance] [--skip-validity] [--skip-models] [--json results.json]
 
 1. Landmarks: how many FER2013 images the face mesh finds a face on (presence
    >= 0.5), per split.
-2. EMFACS concordance: AUROC of each AU's intensity (0-5, the mesh AUs of
-   ``fer_au.mesh_aus``) separating each emotion from neutral on --split (faces
-   the mesh found), the whole emotion x AU table, and the floors of issue 4.
+2. EMFACS concordance: AUROC of each AU's intensity (0-5, the default AUs of
+   ``fer_au.aus3d``: dlib's points + the mesh's depth) separating each emotion
+   from neutral on --split (faces the mesh found), the whole emotion x AU table,
+   and the floors of issue 4.
 3. Invariance: median |change| of each AU's intensity when the image is rotated
    +-15 deg, scaled 0.5x/2x, shifted, all at random, or mirrored (on
    --invariance-faces faces of --split), through the whole analyzer (BlazeFace,
-   face mesh, AUs).
+   dlib + face mesh, AUs).
 3b. Validity on real full-resolution faces (``bench/_au_validity.py``):
    selectivity (a synthetic movement of one AU's region, warped into the photo,
    raises that AU by >= 1 and moves AUs of other regions by < 0.3), scale
@@ -42,7 +43,8 @@ from fer_au.data import load_fer2013  # noqa: E402
 from _data import fer2013_path  # noqa: E402
 from fer_au.evaluate import metrics  # noqa: E402
 from fer_au.mesh import crop_meshes, to_68  # noqa: E402
-from fer_au.mesh_aus import MeshAUEstimator  # noqa: E402
+from fer_au.aus3d import PoseFreeAUEstimator, with_depth  # noqa: E402
+from fer_au.faces import crop_landmarks  # noqa: E402
 
 pd.set_option("display.width", 200)
 pd.set_option("display.max_columns", 30)
@@ -54,6 +56,7 @@ def main():
     ap.add_argument("--split", default="PrivateTest", choices=["Training", "PublicTest", "PrivateTest"])
     ap.add_argument("--invariance-faces", type=int, default=500)
     ap.add_argument("--skip-invariance", action="store_true")
+    ap.add_argument("--skip-validity", action="store_true")
     ap.add_argument("--skip-models", action="store_true")
     ap.add_argument("--json", default=None, help="also write every figure to this JSON file")
     args = ap.parse_args()
@@ -72,11 +75,13 @@ def main():
     print(f"({time.time() - t:.0f} s; found = the mesh's face-presence output >= 0.5)")
     out["landmarks"] = table.to_dict(orient="index")
 
-    est = MeshAUEstimator.load_shipped()
+    # the analyzer's default AUs: dlib's points on the crop + the mesh's depth (fer_au.aus3d)
+    est = PoseFreeAUEstimator.load_shipped()
     sel = ds.usage == args.split
     part = ds.split(args.split)
     ok = found[sel]
-    x = est.transform(meshes[sel])
+    lm, _, _ = crop_landmarks(part.images, progress=True)
+    x = est.transform(with_depth(lm, meshes[sel]))
 
     print(f"\n== 2. EMFACS concordance on {args.split}: AUROC of each AU's intensity, emotion vs neutral "
           f"({int(ok.sum())} faces the mesh found)")
@@ -119,6 +124,11 @@ def main():
                              "mean": mean.round(4).to_dict(orient="index"),
                              "max_median": worst, "mirror_bilateral_max_median": bil,
                              "detected": inv["detected"], "faces": int(len(idx))}
+
+    if not args.skip_validity:
+        print("\n== 3b. Validity on real full-resolution faces: selectivity, scale, pose")
+        from _au_validity import report
+        out["validity"] = report()
 
     if not args.skip_models:
         test = ds.split("PrivateTest")

@@ -141,12 +141,8 @@ def real_photo(name: str) -> np.ndarray:
             raise FileNotFoundError(f"{ROOT / name} cannot be read")
         return img
     if name == "grace_hopper":
-        import matplotlib.cbook as cbook
-        path = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
-        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if img is None:
-            raise FileNotFoundError(f"matplotlib's sample {path} cannot be read")
-        return img
+        from fer_au.samples import source_photo
+        return source_photo("hopper").copy()
     from skimage import data
     return _bgr(getattr(data, name.split(" ")[0])())
 
@@ -503,14 +499,7 @@ def build_dataset(n_per_condition: int = 40, seed: int = 0, fer2013=None, n_fer:
 # ---------------------------------------------------------------------------
 # Matching
 # ---------------------------------------------------------------------------
-def iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    inter = iw * ih
-    union = aw * ah + bw * bh - inter
-    return inter / union if union > 0 else 0.0
+from fer_au.tracking import iou  # noqa: E402  (x, y, w, h) boxes
 
 
 def match(gt_boxes, det_boxes, iou_min: float = IOU_MIN, size_ratio=SIZE_RATIO):

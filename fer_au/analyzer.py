@@ -155,23 +155,12 @@ class FaceAnalyzer:
         self.min_face = int(min_face)
         self.detect_size = detect_size
         self.derotate = derotate
-        if isinstance(detector, str):
-            if detector not in DETECTORS:
-                raise ValueError(f"unknown face detector {detector!r}; use one of {sorted(DETECTORS)}")
-            self.detector_name = DETECTORS[detector]
-            self.detector = FaceDetector(detector, upsample=upsample, min_size=1)
-        else:
-            self.detector = detector
-            self.detector_name = getattr(detector, "method", type(detector).__name__)
+        if isinstance(detector, str) and detector not in DETECTORS:
+            raise ValueError(f"unknown face detector {detector!r}; use one of {sorted(DETECTORS)}")
         if landmarks not in LANDMARKERS:
             raise ValueError(f"unknown landmarker {landmarks!r}; use one of {sorted(LANDMARKERS)}")
         self.landmark_name = LANDMARKERS[landmarks]
         self.landmarks = landmarks
-        self.mesh = None
-        if landmarks in ("hybrid", "mesh"):
-            from .mesh import FaceMesh
-            self.mesh = FaceMesh()          # a perception stage, always the package's own file
-        self.landmarker = LandmarkPredictor() if landmarks in ("hybrid", "dlib") else None
 
         self.au_estimator = None
         self.au_name = ""
@@ -199,6 +188,26 @@ class FaceAnalyzer:
         else:
             self.au_emotion_model = au_model
             self.au_emotion_name = "" if au_model is None else type(au_model).__name__
+
+        # The perception stages come last, so a missing models folder is reported by
+        # the models it holds (with their way round) before the package's own files.
+        from . import zoo
+        try:
+            if isinstance(detector, str):
+                self.detector_name = DETECTORS[detector]
+                self.detector = FaceDetector(detector, upsample=upsample, min_size=1)
+            else:
+                self.detector = detector
+                self.detector_name = getattr(detector, "method", type(detector).__name__)
+            self.mesh = None
+            if landmarks in ("hybrid", "mesh"):
+                from .mesh import FaceMesh
+                self.mesh = FaceMesh()
+        except zoo.ModelIntegrityError as exc:
+            raise ModelUnavailableError(f"a face model cannot be loaded: {exc}. Reinstall fer_au, or "
+                                        "use detector='hog', landmarks='dlib' (CLI: --detector hog "
+                                        "--landmarks dlib)") from None
+        self.landmarker = LandmarkPredictor() if landmarks in ("hybrid", "dlib") else None
 
         self._au_takes_image = False
         if self.au_emotion_model is not None:
@@ -265,7 +274,8 @@ class FaceAnalyzer:
     def analyze_bgr(self, bgr: np.ndarray, *, gray=None, crop: bool = False, boxes=None,
                     follow=None) -> list[Face]:
         """As ``analyze`` on a BGR array.  ``follow``: the previous frame's meshes, one
-        per box, to follow each face from its mesh (one mesh pass instead of two)."""
+        per box (None for a new face), for faces followed from frame to frame
+        (``_mesh_of``)."""
         from .faces import head_pose
         from .mesh import to_68
 
@@ -280,17 +290,19 @@ class FaceAnalyzer:
         if not dets:
             return []
         meshes = None
+        followed = [follow is not None and follow[i] is not None for i in range(len(dets))]
         if self.mesh is not None:
             import cv2
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            meshes = np.stack([self.mesh.predict_rgb(rgb, box)[0] if follow is None or follow[i] is None
-                               else self.mesh.track(rgb, follow[i])[0] for i, (box, _) in enumerate(dets)])
+            meshes = np.stack([self._mesh_of(rgb, box, follow[i] if followed[i] else None)
+                               for i, (box, _) in enumerate(dets)])
         if self.landmarker is None:
             lms = to_68(meshes)
         else:
             lms = np.stack([self.landmarker.predict(gray, box, derotate=self.derotate) for box, _ in dets])
-            if meshes is not None:
-                lms = _keep_on_face(lms, to_68(meshes))
+            if meshes is not None:      # a followed face's mesh is its last one: no check
+                fresh = ~np.array(followed)
+                lms[fresh] = _keep_on_face(lms[fresh], to_68(meshes[fresh]))
         crops = np.stack([self._align(gray, lm) for lm in lms])
         faces = [Face(box=tuple(int(v) for v in box), score=score, landmarks=lm,
                       pose=tuple(float(a) for a in head_pose(lm, gray.shape)), face_id=i, crop=c,
@@ -298,6 +310,17 @@ class FaceAnalyzer:
                  for i, ((box, score), lm, c) in enumerate(zip(dets, lms, crops))]
         self._classify(faces, lms, crops, gray, meshes)
         return faces
+
+    def _mesh_of(self, rgb, box, previous=None):
+        """The face mesh in ``box``.  Following a face from its ``previous`` mesh: with
+        dlib's points (hybrid) only the mesh's depth is read, which hardly changes
+        from frame to frame, so the previous mesh is kept as it is; the mesh alone
+        is re-fitted in the crop its previous mesh gives (one pass).  A new face
+        in hybrid mode gets one pass in the detector's box (depth and the
+        dlib-lost check need no more); the mesh alone gets MediaPipe's two."""
+        if previous is not None:
+            return previous if self.landmarker is not None else self.mesh.track(rgb, previous)[0]
+        return self.mesh.predict_rgb(rgb, box, refine=self.landmarker is None)[0]
 
     def _align(self, gray, lm):
         from .faces import align_face

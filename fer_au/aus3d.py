@@ -18,18 +18,29 @@ head are removed by construction: AU26's jaw opening is measured along the
 face's own vertical (corrected for head pitch), mouth width (AU20) is not
 shortened by a turn.
 
-The measures are those of ``aus.raw_measures`` (first generation) with three fixed
-by their FACS description (issue 11):
+The measures are those of ``aus.raw_measures`` (first generation) with these fixed
+by their FACS description (issue 11) and by the selectivity check of
+``bench/_au_validity.py`` (one synthetic action must move its own AU and leave
+the other regions' AUs alone):
 * AU17 (chin raiser) pushes the lower lip UP, away from the chin tip: the
   lower-lip-to-chin distance growing is more AU17 (the first generation read it
-  shrinking, the wrong way).
+  shrinking, the wrong way).  It is read as a share of the nose-to-chin
+  distance, which cancels the face's length and dlib's rescaling of the
+  lower face (the same movement reads about twice as many neutral spreads).
 * AU06 (cheek raiser) is the lower lid pushed up; the first generation added
   the lip corners' lift, which made every smile (AU12) read as AU06.  What
   geometry cannot see of AU06 - the cheek bulge and crow's feet - it does not
-  guess either.
+  guess either.  AU06 and AU07 read the lower lid in the frontal head frame:
+  against the eye-corner line it moved with dlib's refit whenever the mouth
+  moved (AU10, AU15).
 * AU09 (nose wrinkler) is the nostril wings drawn up; the first generation
   added the inner brows' lowering, so every brow movement (AU01, AU04) moved
   AU09 too.
+* AU10 (upper lip raiser) reads the inner contour of the upper lip as well as
+  the outer one (the muscle lifts the whole lip; less landmark noise).
+* AU12 and AU20 (mouth widths and the corners' height) are divided by the eye
+  corners' spans of the same face: dlib's refit rescales the lower face when
+  the brows or lids move (AU04, AU43 read as AU20 otherwise).
 
 Intensities are referenced to FER2013's neutral Training faces measured the same
 way (dlib's points on the 4x-upsampled crop + the mesh's depth), as
@@ -49,11 +60,18 @@ FORMAT = "fer_au.PoseFreeAUEstimator/1"
 BASELINE_FILE = "au_posefree_baseline.json"
 
 MEASURES = dict(AU_MEASURES)
-MEASURES["AU06"] = ("lift of the lower lid (40-41 / 46-47) towards the eye-corner line, in the frontal "
-                    "head frame; cannot see the cheek bulge or crow's feet (shares its measure with AU07)")
+MEASURES["AU06"] = ("lift of the lower lid margin (40-41 / 46-47) in the frontal head frame; cannot see "
+                    "the cheek bulge or crow's feet (shares its measure with AU07)")
+MEASURES["AU07"] = "lift of the lower lid margin (40-41 / 46-47) in the frontal head frame"
 MEASURES["AU09"] = ("nostril wings (31, 35) drawn up towards the inner eye corners (39, 42); cannot see "
                     "the wrinkles (the first generation also added the brows' lowering, which is AU04's)")
-MEASURES["AU17"] = ("lower lip (57) pushed up, away from the chin tip (8): lip-to-chin distance growing")
+MEASURES["AU10"] = ("upper lip, outer and inner contours (50-52, 61-63), drawn up towards the nose base (33)")
+MEASURES["AU12"] = ("lip corners (outer 48 / 54 and inner 60 / 64) raised towards the nose base (33), plus "
+                    "the inner mouth widening (60-64), in units of the eye-corner spans (36-39 + 42-45)")
+MEASURES["AU17"] = ("lower lip (57) pushed up, away from the chin tip (8): lip-to-chin distance growing, as a "
+                    "share of the nose-base-to-chin distance (33-8)")
+MEASURES["AU20"] = ("mouth width (48-54) while the corners are not raised, in units of the eye-corner spans "
+                    "(36-39 + 42-45)")
 MEASURES["AU26"] = "jaw drop: nose base (33) to chin (8) distance, along the face's own vertical (pitch-free)"
 
 
@@ -61,12 +79,29 @@ def measures_v2(frontal: np.ndarray) -> np.ndarray:
     """Second-generation measures (N, 17) of frontal 68-point faces (x, y)."""
     m = raw_measures(frontal)
     p = to_canonical(np.asarray(frontal, np.float64))
-    i6, i7, i9, i17 = (AU_CODES.index(c) for c in ("AU06", "AU07", "AU09", "AU17"))
+    x, y = p[..., 0], p[..., 1]
+    i6, i7, i9, i10, i12, i17, i20 = (AU_CODES.index(c) for c in
+                                      ("AU06", "AU07", "AU09", "AU10", "AU12", "AU17", "AU20"))
+    # AU07 and AU06: the lower lid margin lifted in the frontal head frame (the eye-corner line
+    # of the first generation moved with dlib's refit whenever the mouth moved)
+    m[..., i7] = -y[..., [40, 41, 46, 47]].mean(-1)
     m[..., i6] = m[..., i7]                                   # the lower lid only
     # nostril wings drawn up towards the inner eye corners, without the brows
-    m[..., i9] = -0.5 * ((p[..., 31, 1] - p[..., 39, 1]) + (p[..., 35, 1] - p[..., 42, 1]))
-    m[..., i17] = p[..., 8, 1] - p[..., 57, 1]                # lip-to-chin distance growing
+    m[..., i9] = -0.5 * ((y[..., 31] - y[..., 39]) + (y[..., 35] - y[..., 42]))
+    # the whole upper lip (outer and inner contours, centre and peaks) drawn up to the nose base
+    m[..., i10] = y[..., 33] - y[..., [50, 51, 52, 61, 62, 63]].mean(-1)
+    # lip-to-chin distance growing, as a share of the nose-to-chin distance (cancels face length)
+    m[..., i17] = _NOSE_CHIN * (y[..., 8] - y[..., 57]) / (y[..., 8] - y[..., 33])
+    # mouth measures in units of the eye-corner spans measured on the same face: dlib's refit
+    # moves the whole lower face when the brows or lids move, and widths vary with face width
+    eyes = _EYE_SPANS / ((x[..., 45] - x[..., 36]) + (x[..., 42] - x[..., 39]))
+    m[..., i12] *= eyes
+    m[..., i20] *= eyes
     return m
+
+
+_NOSE_CHIN = float(CANONICAL_68[8, 1] - CANONICAL_68[33, 1])
+_EYE_SPANS = float((CANONICAL_68[45, 0] - CANONICAL_68[36, 0]) + (CANONICAL_68[42, 0] - CANONICAL_68[39, 0]))
 
 
 def umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:

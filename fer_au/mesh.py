@@ -5,9 +5,9 @@
 ...     mesh, presence = FaceMesh().predict(bgr, box)   # (468, 3) pixels, z = depth
 ...     lm68 = to_68(mesh)                  # the iBUG 68 points (dlib's order)
 
-The three ``.tflite`` files (``models/mediapipe/``) are copied unchanged from the
-``mediapipe`` 0.10.21 wheel on PyPI (Apache-2.0, licence beside them); they run in
-the LiteRT interpreter (``ai-edge-litert``) or, where that is missing, in
+The three ``.tflite`` files in ``models/`` are copied unchanged from the
+``mediapipe`` 0.10.21 wheel on PyPI (Apache-2.0, ``models/LICENSE.mediapipe``); they
+run in the LiteRT interpreter (``ai-edge-litert``) or, where that is missing, in
 TensorFlow's own ``tf.lite.Interpreter``.  Nothing is downloaded.
 
 What the models are (MediaPipe's model cards):
@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 
-MESH_DIR = "mediapipe"
 DETECTOR_FILES = {"full": "face_detection_full_range_sparse.tflite",
                   "short": "face_detection_short_range.tflite"}
 MESH_FILE = "face_landmark.tflite"
@@ -35,7 +34,7 @@ MESH_FILE = "face_landmark.tflite"
 def model_file(name: str, models_dir=None) -> Path:
     """The path of one of the MediaPipe files after checking it against the manifest."""
     from .zoo import verified_path
-    return verified_path(f"{MESH_DIR}/{name}", models_dir)
+    return verified_path(name, models_dir)
 
 
 def _interpreter(path, threads: int = 1):
@@ -121,7 +120,15 @@ def _weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[tup
         inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
         area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         ov = inter / np.maximum(area + (b[2] - b[0]) * (b[3] - b[1]) - inter, 1e-9)
-        group = left & (ov > iou)
+        # the same face seen in two views (whole image, tile) can come out of a
+        # different size: of two boxes of similar size, one centred inside the other, keep one
+        cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+        ratio = area / max((b[2] - b[0]) * (b[3] - b[1]), 1e-9)
+        bx, by = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+        inside = (((cx > b[0]) & (cx < b[2]) & (cy > b[1]) & (cy < b[3]))
+                  | ((bx > boxes[:, 0]) & (bx < boxes[:, 2]) & (by > boxes[:, 1]) & (by < boxes[:, 3])))
+        inside &= (ratio > 0.25) & (ratio < 4)
+        group = left & ((ov > iou) | inside)
         w = scores[group]
         out.append(((boxes[group] * w[:, None]).sum(0) / w.sum(), float(scores[i])))
         left &= ~group

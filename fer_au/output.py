@@ -8,10 +8,11 @@ Columns, in order (units in brackets)::
     approx_time      seconds from the start of the video [s]; empty for images
     face_id          0, 1, ... per image (left to right); a track id in videos
     FaceRectX, FaceRectY, FaceRectWidth, FaceRectHeight   face box [pixels]
-    FaceScore        detector confidence (dlib HOG score; 1 for Haar; empty for --crops)
-    x_0..x_67, y_0..y_67   dlib's 68 landmarks [pixels, in the oriented image]
+    FaceScore        detector confidence (BlazeFace probability; dlib HOG score; Haar: merged
+                     detections; empty for --crops)
+    x_0..x_67, y_0..y_67   the 68 iBUG landmarks, dlib's order [pixels, in the oriented image]
     Pitch, Roll, Yaw head pose [degrees]
-    AU01, AU02, ...  action-unit intensities, FACS A..E mapped to 0..5 (0 = absent)
+    AU01, AU02, ...  action-unit intensities 0..5: neutral spreads beyond a neutral face (docs/AUS.md)
     anger..neutral   emotion probabilities of the main emotion model (sum 1)
     au_anger..au_neutral   emotion probabilities of the AU-XGBoost model (sum 1)
     face_model, landmark_model, au_model, emotion_model, au_emotion_model   which models made the row

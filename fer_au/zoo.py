@@ -30,10 +30,11 @@ REGISTRY: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 # Files the perception stages read (not emotion models): MediaPipe's detector and
-# face mesh, copied unchanged from the mediapipe 0.10.21 wheel (Apache-2.0).
-PERCEPTION_FILES: tuple[str, ...] = ("mediapipe/face_detection_full_range_sparse.tflite",
-                                     "mediapipe/face_detection_short_range.tflite",
-                                     "mediapipe/face_landmark.tflite", "au_mesh_baseline.json",
+# face mesh, copied unchanged from the mediapipe 0.10.21 wheel (Apache-2.0, licence in
+# models/LICENSE.mediapipe), and the AUs' neutral baselines.
+PERCEPTION_FILES: tuple[str, ...] = ("face_detection_full_range_sparse.tflite",
+                                     "face_detection_short_range.tflite",
+                                     "face_landmark.tflite", "au_mesh_baseline.json",
                                      "au_posefree_baseline.json")
 
 

@@ -1,0 +1,153 @@
+"""The second-generation perception stack: BlazeFace, the face mesh, its 68 points,
+the pose-free AUs (dlib's points + the mesh's depth) and how the analyzer joins them.
+Real models on real photos; bench/detection.py and bench/aus.py measure the rest."""
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_au.aus import AU_CODES
+
+
+@pytest.fixture(scope="module")
+def astronaut_bgr():
+    from skimage import data
+    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+
+
+ASTRONAUT_BOX = (179, 83, 88, 88)   # dlib HOG's box on skimage's astronaut
+
+
+def _centre_close(a, b, tol):
+    return abs(a[0] + a[2] / 2 - b[0] - b[2] / 2) < tol and abs(a[1] + a[3] / 2 - b[1] - b[3] / 2) < tol
+
+
+def test_blazeface_finds_the_face_and_draws_dlibs_box(astronaut_bgr):
+    from fer_au.faces import FaceDetector
+    (box, score), = FaceDetector("blazeface").detect(astronaut_bgr)
+    assert score > 0.5 and _centre_close(box, ASTRONAUT_BOX, 10)
+    assert 0.8 < box[2] / ASTRONAUT_BOX[2] < 1.25          # dlib-like extent, not BlazeFace's forehead box
+    no_face = cv2.imread("samples/no_face.jpg")
+    assert FaceDetector("blazeface").detect(no_face) == []
+    assert FaceDetector("blazeface").detect(np.zeros((480, 640, 3), np.uint8)) == []
+
+
+def test_blazeface_tiles_find_a_small_face(astronaut_bgr):
+    """A 40-px face in a 1280x960 frame: below what the whole-frame pass sees, found
+    with upsample=1 (overlapping tiles); boxes come back in the frame's pixels."""
+    from fer_au.faces import FaceDetector
+    from fer_au.mesh import BlazeFace
+    face = astronaut_bgr[40:240, 120:320]                    # ~90-px face in 200 px
+    small = cv2.resize(face, (90, 90), interpolation=cv2.INTER_AREA)
+    frame = np.full((960, 1280, 3), 110, np.uint8)
+    frame[600:690, 900:990] = small
+    found = FaceDetector("blazeface", upsample=1).detect(frame)
+    assert len(found) == 1
+    (x, y, w, h), _ = found[0]
+    assert 900 <= x + w / 2 <= 990 and 600 <= y + h / 2 <= 690
+    views = BlazeFace(tiles=2).views(frame.shape)
+    assert views[0] == (0, 0, 1280) and len(views) == 5
+    assert all(x + s <= 1280 and y + s <= 960 for x, y, s in views[1:])
+
+
+def test_mesh_points_and_their_68(astronaut_bgr):
+    from fer_au.faces import LandmarkPredictor
+    from fer_au.mesh import FaceMesh, to_68
+    mesh, presence = FaceMesh().predict(astronaut_bgr, ASTRONAUT_BOX)
+    assert mesh.shape == (468, 3) and presence > 0.9
+    lm = to_68(mesh)
+    assert lm.shape == (68, 2)
+    # dlib's order: the subject's right (image left) first; eyes above the mouth
+    assert lm[36, 0] < lm[45, 0] and lm[48, 0] < lm[54, 0] and lm[37, 1] < lm[57, 1]
+    gray = cv2.cvtColor(astronaut_bgr, cv2.COLOR_BGR2GRAY)
+    dlib68 = LandmarkPredictor().predict(gray, ASTRONAUT_BOX)
+    iod = np.linalg.norm(dlib68[36:42].mean(0) - dlib68[42:48].mean(0))
+    inner = np.linalg.norm(lm[17:] - dlib68[17:], axis=1) / iod
+    assert np.median(inner) < 0.08, np.median(inner)
+    # the same face as a 48-px FER2013-style crop: still found by the mesh
+    from fer_au.faces import align_face
+    from fer_au.mesh import crop_box
+    crop = align_face(gray, dlib68, 48)
+    m48, p48 = FaceMesh().predict(crop, crop_box(crop.shape))
+    assert p48 > 0.5 and to_68(m48)[36, 0] < to_68(m48)[45, 0]
+
+
+def _rot_y(deg):
+    t = math.radians(deg)
+    return np.array([[math.cos(t), 0, math.sin(t)], [0, 1, 0], [-math.sin(t), 0, math.cos(t)]])
+
+
+@pytest.fixture(scope="module")
+def neutral3d():
+    """Synthetic neutral 3-D faces: the canonical face with a plausible depth and jitter."""
+    from fer_au.geometry import CANONICAL_68
+    rng = np.random.default_rng(0)
+    depth = 0.02 * ((CANONICAL_68[:, 0] - 24) ** 2) - 6.0 * np.isin(np.arange(68), range(27, 36))
+    base = np.hstack([CANONICAL_68, depth[:, None]])
+    return base[None] + rng.normal(0, 0.3, (300, 68, 3))
+
+
+def test_posefree_aus_ignore_head_turns_and_follow_the_fixed_directions(neutral3d):
+    from fer_au.aus3d import PoseFreeAUEstimator
+    est = PoseFreeAUEstimator().fit(neutral3d)
+    face = neutral3d[0].copy()
+    a0 = est.signed_z(face)
+    # a 3-D head turn, tilt and nod changes nothing (exactly, up to the similarity fit)
+    for deg in (-30, 30):
+        turned = (face - face.mean(0)) @ _rot_y(deg).T * 3.1 + np.array([200.0, 150.0, 0.0])
+        assert np.allclose(est.signed_z(turned), a0, atol=1e-6)
+    z = dict(zip(AU_CODES, est.signed_z(face)))
+    # AU17: the lower lip pushed UP, away from the chin tip, is more AU17
+    up = face.copy()
+    up[[56, 57, 58, 65, 66, 67], 1] -= 1.0
+    z17 = dict(zip(AU_CODES, est.signed_z(up)))
+    assert z17["AU17"] > z["AU17"] + 1.0
+    # AU06 does not read a smile, AU09 does not read the brows
+    smile = face.copy()
+    smile[[48, 54, 60, 64], 1] -= 2.0
+    zs = dict(zip(AU_CODES, est.signed_z(smile)))
+    assert zs["AU12"] > z["AU12"] + 2 and abs(zs["AU06"] - z["AU06"]) < 1e-9
+    brows = face.copy()
+    brows[17:27, 1] += 1.5
+    zb = dict(zip(AU_CODES, est.signed_z(brows)))
+    assert zb["AU04"] > z["AU04"] + 1 and abs(zb["AU09"] - z["AU09"]) < 1e-9
+
+
+def test_posefree_estimator_roundtrip(neutral3d, tmp_path):
+    from fer_au.aus3d import PoseFreeAUEstimator
+    est = PoseFreeAUEstimator().fit(neutral3d)
+    est.save(tmp_path / "b.json")
+    back = PoseFreeAUEstimator.load(tmp_path / "b.json")
+    assert np.allclose(back.transform(neutral3d[:20]), est.transform(neutral3d[:20]), atol=1e-3)
+    with pytest.raises(ValueError):
+        PoseFreeAUEstimator().fit(neutral3d[:1])
+    with pytest.raises(RuntimeError):
+        PoseFreeAUEstimator().transform(neutral3d)
+
+
+def test_analyzer_default_is_the_new_stack(astronaut_bgr):
+    from fer_au import FaceAnalyzer
+    a = FaceAnalyzer(emotion_model=None, au_model=None)
+    names = a.model_names()
+    assert names["face_model"] == "mediapipe-blazeface" and names["landmark_model"] == "dlib-68+mediapipe-mesh"
+    (f,) = a.analyze(astronaut_bgr)
+    assert f.mesh.shape == (468, 3) and f.landmarks.shape == (68, 2)
+    assert f.aus["AU12"] >= 2 and f.aus["AU25"] >= 2          # she smiles with her lips apart
+    # the mesh-only and dlib-only paths still run
+    for lm in ("mesh", "dlib"):
+        (g,) = FaceAnalyzer(emotion_model=None, au_model=None, landmarks=lm).analyze(astronaut_bgr)
+        assert g.aus["AU12"] >= 1.5, (lm, g.aus["AU12"])
+
+
+def test_dlib_points_that_left_the_face_are_replaced_by_the_mesh():
+    from fer_au.analyzer import _keep_on_face
+    from fer_au.geometry import CANONICAL_68
+    mesh68 = np.stack([CANONICAL_68 * 4, CANONICAL_68 * 4])
+    dlib68 = mesh68.copy()
+    dlib68[0] += 0.5                     # a pixel of disagreement: kept
+    dlib68[1, 17:] += 40.0               # dlib fitted something else: replaced
+    out = _keep_on_face(dlib68, mesh68)
+    assert np.allclose(out[0], dlib68[0]) and np.allclose(out[1], mesh68[1])
