@@ -315,12 +315,12 @@ class FaceAnalyzer:
         """The face mesh in ``box``.  Following a face from its ``previous`` mesh: with
         dlib's points (hybrid) only the mesh's depth is read, which hardly changes
         from frame to frame, so the previous mesh is kept as it is; the mesh alone
-        is re-fitted in the crop its previous mesh gives (one pass).  A new face
-        in hybrid mode gets one pass in the detector's box (depth and the
-        dlib-lost check need no more); the mesh alone gets MediaPipe's two."""
+        is re-fitted in the crop its previous mesh gives (one pass).  A new face gets
+        MediaPipe's two passes (the second, in the crop the first mesh gives, makes
+        the depth - and so the AUs - agree with those of 48-px crops: bench/aus.py)."""
         if previous is not None:
             return previous if self.landmarker is not None else self.mesh.track(rgb, previous)[0]
-        return self.mesh.predict_rgb(rgb, box, refine=self.landmarker is None)[0]
+        return self.mesh.predict_rgb(rgb, box)[0]
 
     def _align(self, gray, lm):
         from .faces import align_face

@@ -184,86 +184,121 @@ class AUEstimator:
     ``fit(neutral_landmarks)`` learns the baseline (``center_``, ``scale_``) from
     landmarks of neutral faces; ``transform(landmarks)`` returns intensities on the
     0-5 scale described in the module docstring; ``signed_z`` the unclipped scores.
+
+    The other estimators (``aus3d.PoseFreeAUEstimator``, ``mesh_aus.MeshAUEstimator``)
+    share everything here and change what a face is (``SHAPE``), how it is measured
+    (``measure``) and the head frame they learn from the neutral faces (``_fit_frame``).
     """
 
     codes = AU_CODES
+    FORMAT = "fer_au.AUEstimator/1"
+    BASELINE_FILE = "au_baseline.json"
+    SHAPE = (68, 2)                 # one face's input
+    MEASURES = AU_MEASURES
+    MEASURE_UNIT = "canonical px"
+    DEFAULT_MIN_SPREAD = MIN_SPREAD
+    MIN_SPREAD_PER_AU = MIN_SPREAD_PER_AU
+    JSON_INDENT: int | None = 1
 
-    def __init__(self, presence_threshold: dict | None = None, min_spread: float = MIN_SPREAD):
+    def __init__(self, presence_threshold: dict | None = None, min_spread: float | None = None):
         self.presence_threshold = dict(presence_threshold or {c: DEFAULT_PRESENCE for c in AU_CODES})
-        self.min_spread = min_spread
+        self.min_spread = self.DEFAULT_MIN_SPREAD if min_spread is None else min_spread
 
-    def fit(self, landmarks: np.ndarray, y=None) -> "AUEstimator":
-        m = raw_measures(landmarks)
-        if m.ndim != 2 or len(m) < 2:
-            raise ValueError("fit needs landmarks of at least 2 neutral faces, shape (N, 68, 2)")
+    # --- what subclasses change ---------------------------------------------
+    def _fit_frame(self, faces: np.ndarray) -> None:
+        """Learn a head frame from the neutral faces (none for the 2-D landmarks)."""
+
+    def _measures(self, faces: np.ndarray) -> np.ndarray:
+        """(N, *SHAPE) -> raw measures (N, n_AUs)."""
+        return raw_measures(faces)
+
+    def _state(self) -> dict:
+        """Fitted state beyond the baseline, for ``to_dict``."""
+        return {}
+
+    def _set_state(self, d: dict) -> None:
+        """Inverse of ``_state``."""
+
+    # --- the shared part ------------------------------------------------------
+    def fit(self, faces: np.ndarray, y=None):
+        x = np.asarray(faces, np.float64)
+        if x.ndim != 3 or x.shape[1:] != self.SHAPE or len(x) < 2:
+            raise ValueError(f"fit needs at least 2 neutral faces, shape (N, {', '.join(map(str, self.SHAPE))})")
+        self._fit_frame(x)
+        m = self._measures(x)
         self.center_ = np.median(m, axis=0)
         mad = np.median(np.abs(m - self.center_), axis=0) * 1.4826
-        floor = np.array([MIN_SPREAD_PER_AU.get(c, self.min_spread) for c in AU_CODES])
+        floor = np.array([self.MIN_SPREAD_PER_AU.get(c, self.min_spread) for c in AU_CODES])
         self.scale_ = np.maximum(mad, floor)
         self.n_fit_ = int(len(m))
         return self
 
     def _check(self):
         if not hasattr(self, "center_"):
-            raise RuntimeError("AUEstimator is not fitted: call fit(neutral_landmarks) or load_shipped()")
+            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(neutral_faces) or load_shipped()")
 
-    def measure(self, landmarks: np.ndarray) -> np.ndarray:
-        """Raw measures before the neutral baseline (``raw_measures``)."""
-        return raw_measures(landmarks)
+    def measure(self, faces: np.ndarray) -> np.ndarray:
+        """Raw measures before the neutral baseline, (N, n_AUs) ((n_AUs,) for one face)."""
+        x = np.asarray(faces, np.float64)
+        single = x.ndim == len(self.SHAPE)
+        if self.SHAPE != (68, 2):      # a learned head frame
+            self._check()
+        out = self._measures(x[None] if single else x)
+        return out[0] if single else out
 
-    def signed_z(self, landmarks: np.ndarray) -> np.ndarray:
+    def signed_z(self, faces: np.ndarray) -> np.ndarray:
         """Unclipped (m - neutral median) / neutral spread, (N, n_AUs)."""
         self._check()
-        return (raw_measures(landmarks) - self.center_) / self.scale_
+        return (self.measure(faces) - self.center_) / self.scale_
 
-    def transform(self, landmarks: np.ndarray) -> np.ndarray:
-        """(N, 68, 2) -> (N, n_AUs) intensities in [0, 5] (a (68, 2) input gives (n_AUs,))."""
-        return np.clip(self.signed_z(landmarks), 0.0, 5.0)
+    def transform(self, faces: np.ndarray) -> np.ndarray:
+        """(N, *SHAPE) -> (N, n_AUs) intensities in [0, 5] (one face gives (n_AUs,))."""
+        return np.clip(self.signed_z(faces), 0.0, 5.0)
 
-    def fit_transform(self, landmarks, y=None):
-        return self.fit(landmarks).transform(landmarks)
+    def fit_transform(self, faces, y=None):
+        return self.fit(faces).transform(faces)
 
-    def present(self, landmarks: np.ndarray) -> np.ndarray:
+    def present(self, faces: np.ndarray) -> np.ndarray:
         thr = np.array([self.presence_threshold[c] for c in AU_CODES])
-        return self.transform(landmarks) >= thr
+        return self.transform(faces) >= thr
 
-    def to_frame(self, landmarks: np.ndarray):
+    def to_frame(self, faces: np.ndarray):
         """A pandas table with one ``AUxx`` column per AU (py-feat's column names)."""
         import pandas as pd
-        return pd.DataFrame(np.atleast_2d(self.transform(landmarks)), columns=AU_CODES)
+        return pd.DataFrame(np.atleast_2d(self.transform(faces)), columns=AU_CODES)
 
     # --- persistence --------------------------------------------------------
     def to_dict(self) -> dict:
         self._check()
-        return {"format": "fer_au.AUEstimator/1", "codes": AU_CODES,
-                "names": AU_NAMES, "measures": AU_MEASURES,
+        return {"format": self.FORMAT, "codes": AU_CODES, "names": AU_NAMES, "measures": self.MEASURES,
                 "center": [float(v) for v in self.center_], "scale": [float(v) for v in self.scale_],
                 "presence_threshold": self.presence_threshold, "min_spread": self.min_spread,
-                "n_fit": self.n_fit_,
-                "scale_doc": "intensity = clip((measure - center) / scale, 0, 5); measure in canonical px"}
+                "n_fit": self.n_fit_, **self._state(),
+                "scale_doc": f"intensity = clip((measure - center) / scale, 0, 5); measure in {self.MEASURE_UNIT}"}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "AUEstimator":
-        if d.get("codes") != AU_CODES:
-            raise ValueError("AU baseline file lists different AUs than this version of fer_au")
+    def from_dict(cls, d: dict):
+        if d.get("codes") != AU_CODES or d.get("format", cls.FORMAT) != cls.FORMAT:
+            raise ValueError(f"not a {cls.__name__} baseline of this version of fer_au (its AUs or format differ)")
         est = cls(presence_threshold=d["presence_threshold"], min_spread=d["min_spread"])
         est.center_ = np.asarray(d["center"], np.float64)
         est.scale_ = np.asarray(d["scale"], np.float64)
         est.n_fit_ = int(d["n_fit"])
+        est._set_state(d)
         return est
 
     def save(self, path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+        Path(path).write_text(json.dumps(self.to_dict(), indent=self.JSON_INDENT) + "\n")
 
     @classmethod
-    def load(cls, path) -> "AUEstimator":
+    def load(cls, path):
         return cls.from_dict(json.loads(Path(path).read_text()))
 
     @classmethod
-    def load_shipped(cls, models_dir=None) -> "AUEstimator":
-        """The baseline shipped in ``models/au_baseline.json`` (hash-checked)."""
+    def load_shipped(cls, models_dir=None):
+        """The baseline shipped in ``models/`` (``BASELINE_FILE``, hash-checked)."""
         from .zoo import verified_path
-        return cls.load(verified_path("au_baseline.json", models_dir))
+        return cls.load(verified_path(cls.BASELINE_FILE, models_dir))
 
 
 class RunningBaseline:

@@ -48,12 +48,9 @@ way (dlib's points on the 4x-upsampled crop + the mesh's depth), as
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 
-from .aus import AU_CODES, AU_MEASURES, AU_NAMES, DEFAULT_PRESENCE, MIN_SPREAD, MIN_SPREAD_PER_AU, raw_measures
+from .aus import AU_CODES, AU_MEASURES, AUEstimator, raw_measures
 from .geometry import CANONICAL_68, STABLE, to_canonical
 
 FORMAT = "fer_au.PoseFreeAUEstimator/1"
@@ -143,93 +140,34 @@ def reference_face(points: np.ndarray, iterations: int = 3) -> np.ndarray:
     return ref
 
 
-class PoseFreeAUEstimator:
+class PoseFreeAUEstimator(AUEstimator):
     """AU intensities (0-5) from 68 3-D points, referenced to neutral faces.
 
     ``fit(neutral_points)`` learns the neutral 3-D face (``reference_``) and the
     baseline (``center_``, ``scale_``); ``transform(points)`` gives intensities.
     ``points`` are (N, 68, 3): x, y in image pixels, z the depth of the same point
-    in the same units (``analyzer`` takes it from the face mesh)."""
+    in the same units (``analyzer`` takes it from the face mesh).  Everything else
+    is ``aus.AUEstimator``'s."""
 
-    codes = AU_CODES
     name = "fer_au-aus-posefree"
+    FORMAT = FORMAT
+    BASELINE_FILE = BASELINE_FILE
+    SHAPE = (68, 3)
+    MEASURES = MEASURES
+    MEASURE_UNIT = "canonical px of the frontal head frame given by `reference`"
+    JSON_INDENT = None
 
-    def __init__(self, presence_threshold: dict | None = None, min_spread: float = MIN_SPREAD):
-        self.presence_threshold = dict(presence_threshold or {c: DEFAULT_PRESENCE for c in AU_CODES})
-        self.min_spread = min_spread
+    def _fit_frame(self, points):
+        self.reference_ = reference_face(points)
 
-    def fit(self, points: np.ndarray, y=None) -> "PoseFreeAUEstimator":
-        p = np.asarray(points, np.float64)
-        if p.ndim != 3 or p.shape[1:] != (68, 3) or len(p) < 2:
-            raise ValueError("fit needs the 3-D points of at least 2 neutral faces, shape (N, 68, 3)")
-        self.reference_ = reference_face(p)
-        m = measures_v2(frontalize(p, self.reference_))
-        self.center_ = np.median(m, axis=0)
-        mad = np.median(np.abs(m - self.center_), axis=0) * 1.4826
-        floor = np.array([MIN_SPREAD_PER_AU.get(c, self.min_spread) for c in AU_CODES])
-        self.scale_ = np.maximum(mad, floor)
-        self.n_fit_ = int(len(p))
-        return self
+    def _measures(self, points):
+        return measures_v2(frontalize(points, self.reference_))
 
-    def _check(self):
-        if not hasattr(self, "center_"):
-            raise RuntimeError("PoseFreeAUEstimator is not fitted: call fit(neutral_points) or load_shipped()")
+    def _state(self) -> dict:
+        return {"reference": self.reference_.round(4).tolist()}
 
-    def measure(self, points: np.ndarray) -> np.ndarray:
-        """Raw measures (N, 17) ((17,) for one face), canonical px, before the baseline."""
-        self._check()
-        p = np.asarray(points, np.float64)
-        single = p.ndim == 2
-        out = measures_v2(frontalize(p[None] if single else p, self.reference_))
-        return out[0] if single else out
-
-    def signed_z(self, points: np.ndarray) -> np.ndarray:
-        return (self.measure(points) - self.center_) / self.scale_
-
-    def transform(self, points: np.ndarray) -> np.ndarray:
-        """(N, 68, 3) -> (N, 17) intensities in [0, 5] ((68, 3) gives (17,))."""
-        return np.clip(self.signed_z(points), 0.0, 5.0)
-
-    def fit_transform(self, points, y=None):
-        return self.fit(points).transform(points)
-
-    def present(self, points: np.ndarray) -> np.ndarray:
-        thr = np.array([self.presence_threshold[c] for c in AU_CODES])
-        return self.transform(points) >= thr
-
-    # --- persistence --------------------------------------------------------
-    def to_dict(self) -> dict:
-        self._check()
-        return {"format": FORMAT, "codes": AU_CODES, "names": AU_NAMES, "measures": MEASURES,
-                "center": self.center_.round(5).tolist(), "scale": self.scale_.round(5).tolist(),
-                "reference": self.reference_.round(4).tolist(),
-                "presence_threshold": self.presence_threshold, "min_spread": self.min_spread,
-                "n_fit": self.n_fit_,
-                "scale_doc": "intensity = clip((measure - center) / scale, 0, 5); measure in canonical px "
-                             "of the frontal head frame given by `reference`"}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "PoseFreeAUEstimator":
-        if d.get("format") != FORMAT or d.get("codes") != AU_CODES:
-            raise ValueError("not a pose-free AU baseline of this version of fer_au")
-        est = cls(presence_threshold=d["presence_threshold"], min_spread=d["min_spread"])
-        est.center_ = np.asarray(d["center"], np.float64)
-        est.scale_ = np.asarray(d["scale"], np.float64)
-        est.reference_ = np.asarray(d["reference"], np.float64)
-        est.n_fit_ = int(d["n_fit"])
-        return est
-
-    def save(self, path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict()) + "\n")
-
-    @classmethod
-    def load(cls, path) -> "PoseFreeAUEstimator":
-        return cls.from_dict(json.loads(Path(path).read_text()))
-
-    @classmethod
-    def load_shipped(cls, models_dir=None) -> "PoseFreeAUEstimator":
-        from .zoo import verified_path
-        return cls.load(verified_path(BASELINE_FILE, models_dir))
+    def _set_state(self, d: dict) -> None:
+        self.reference_ = np.asarray(d["reference"], np.float64)
 
 
 def depth_68(mesh: np.ndarray) -> np.ndarray:

@@ -26,12 +26,10 @@ and that turning the head leaves the AUs alone.
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
 
 import numpy as np
 
-from .aus import AU_CODES, AU_NAMES, DEFAULT_PRESENCE
+from .aus import AU_CODES, AUEstimator
 from .aus3d import umeyama
 
 FORMAT = "fer_au.MeshAUEstimator/1"
@@ -168,88 +166,32 @@ def raw_measures(framed: np.ndarray) -> np.ndarray:
     return np.stack([cols[c] for c in AU_CODES], axis=1)
 
 
-class MeshAUEstimator:
+class MeshAUEstimator(AUEstimator):
     """AU intensities from 3-D face meshes, referenced to neutral faces (scikit-learn style).
 
     ``fit(neutral_meshes)`` learns the head frame (``reference_``) and the neutral
     baseline (``center_``, ``scale_``); ``transform(meshes)`` gives 0-5 intensities.
+    Everything else is ``aus.AUEstimator``'s.
     """
 
-    codes = AU_CODES
     name = "fer_au-mesh-aus"
+    FORMAT = FORMAT
+    BASELINE_FILE = BASELINE_FILE
+    SHAPE = (468, 3)
+    MEASURES = AU_MEASURES
+    MEASURE_UNIT = "percent of the outer-eye-corner distance, in the head frame of `reference`"
+    DEFAULT_MIN_SPREAD = MIN_SPREAD
+    MIN_SPREAD_PER_AU = MIN_SPREAD_PER_AU
+    JSON_INDENT = None
 
-    def __init__(self, presence_threshold: dict | None = None, min_spread: float = MIN_SPREAD):
-        self.presence_threshold = dict(presence_threshold or {c: DEFAULT_PRESENCE for c in AU_CODES})
-        self.min_spread = min_spread
+    def _fit_frame(self, meshes):
+        self.reference_ = canonical_reference(meshes)
 
-    def fit(self, meshes: np.ndarray, y=None) -> "MeshAUEstimator":
-        m = np.asarray(meshes, np.float64)
-        if m.ndim != 3 or m.shape[1:] != (468, 3) or len(m) < 2:
-            raise ValueError("fit needs the meshes of at least 2 neutral faces, shape (N, 468, 3)")
-        self.reference_ = canonical_reference(m)
-        raw = raw_measures(to_frame(m, self.reference_))
-        self.center_ = np.median(raw, axis=0)
-        mad = np.median(np.abs(raw - self.center_), axis=0) * 1.4826
-        floor = np.array([MIN_SPREAD_PER_AU.get(c, self.min_spread) for c in AU_CODES])
-        self.scale_ = np.maximum(mad, floor)
-        self.n_fit_ = int(len(m))
-        return self
+    def _measures(self, meshes):
+        return raw_measures(to_frame(meshes, self.reference_))
 
-    def _check(self):
-        if not hasattr(self, "center_"):
-            raise RuntimeError("MeshAUEstimator is not fitted: call fit(neutral_meshes) or load_shipped()")
+    def _state(self) -> dict:
+        return {"reference": self.reference_.round(4).tolist()}
 
-    def measure(self, meshes: np.ndarray) -> np.ndarray:
-        """Raw measures (N, 17) (or (17,) for one mesh) before the neutral baseline."""
-        self._check()
-        m = np.asarray(meshes, np.float64)
-        single = m.ndim == 2
-        out = raw_measures(to_frame(m[None] if single else m, self.reference_))
-        return out[0] if single else out
-
-    def signed_z(self, meshes: np.ndarray) -> np.ndarray:
-        return (self.measure(meshes) - self.center_) / self.scale_
-
-    def transform(self, meshes: np.ndarray) -> np.ndarray:
-        """(N, 468, 3) -> (N, 17) intensities in [0, 5] ((468, 3) gives (17,))."""
-        return np.clip(self.signed_z(meshes), 0.0, 5.0)
-
-    def fit_transform(self, meshes, y=None):
-        return self.fit(meshes).transform(meshes)
-
-    def present(self, meshes: np.ndarray) -> np.ndarray:
-        thr = np.array([self.presence_threshold[c] for c in AU_CODES])
-        return self.transform(meshes) >= thr
-
-    # --- persistence --------------------------------------------------------
-    def to_dict(self) -> dict:
-        self._check()
-        return {"format": FORMAT, "codes": AU_CODES, "names": AU_NAMES, "measures": AU_MEASURES,
-                "center": self.center_.round(5).tolist(), "scale": self.scale_.round(5).tolist(),
-                "presence_threshold": self.presence_threshold, "min_spread": self.min_spread,
-                "n_fit": self.n_fit_, "reference": self.reference_.round(4).tolist(),
-                "scale_doc": "intensity = clip((measure - center) / scale, 0, 5); measure in percent "
-                             "of the outer-eye-corner distance, in the head frame of `reference`"}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "MeshAUEstimator":
-        if d.get("format") != FORMAT or d.get("codes") != AU_CODES:
-            raise ValueError("not a mesh AU baseline of this version of fer_au")
-        est = cls(presence_threshold=d["presence_threshold"], min_spread=d["min_spread"])
-        est.center_ = np.asarray(d["center"], np.float64)
-        est.scale_ = np.asarray(d["scale"], np.float64)
-        est.reference_ = np.asarray(d["reference"], np.float64)
-        est.n_fit_ = int(d["n_fit"])
-        return est
-
-    def save(self, path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict()) + "\n")
-
-    @classmethod
-    def load(cls, path) -> "MeshAUEstimator":
-        return cls.from_dict(json.loads(Path(path).read_text()))
-
-    @classmethod
-    def load_shipped(cls, models_dir=None) -> "MeshAUEstimator":
-        from .zoo import verified_path
-        return cls.load(verified_path(BASELINE_FILE, models_dir))
+    def _set_state(self, d: dict) -> None:
+        self.reference_ = np.asarray(d["reference"], np.float64)
