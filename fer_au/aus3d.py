@@ -24,9 +24,13 @@ by their FACS description (issue 11) and by the selectivity check of
 the other regions' AUs alone):
 * AU17 (chin raiser) pushes the lower lip UP, away from the chin tip: the
   lower-lip-to-chin distance growing is more AU17 (the first generation read it
-  shrinking, the wrong way).  It is read as a share of the nose-to-chin
-  distance, which cancels the face's length and dlib's rescaling of the
-  lower face (the same movement reads about twice as many neutral spreads).
+  shrinking, the wrong way).  It is read as the lip-to-chin distance over the
+  nose-to-lip distance: the lip pushed up moves away from the chin and towards
+  the nose, both count, and the ratio cancels the face's length and dlib's
+  rescaling of the lower face.
+* AU01 (inner brow raiser) reads the inner brow ends in the frontal head frame
+  (the inner eye corners of the first generation move with dlib's refit of the
+  lids) plus half the oblique slant the raised inner ends give the brows.
 * AU06 (cheek raiser) is the lower lid pushed up; the first generation added
   the lip corners' lift, which made every smile (AU12) read as AU06.  What
   geometry cannot see of AU06 - the cheek bulge and crow's feet - it does not
@@ -36,6 +40,15 @@ the other regions' AUs alone):
 * AU09 (nose wrinkler) is the nostril wings drawn up; the first generation
   added the inner brows' lowering, so every brow movement (AU01, AU04) moved
   AU09 too.
+* AU24 (lip presser) reads both lips' heights averaged over three points each, as
+  a share of the nose-to-chin distance: the centre points alone, in canonical px,
+  moved with dlib's refit whenever the brows or the nose moved (AU01, AU09).
+* AU25 (lips part) is the inner lips' gap as a share of the nose-to-chin distance:
+  dlib rescales the lower face when the lips part, which the ratio cancels.
+* AU26 (jaw drop) reads the chin and the lower lip the mandible carries, both
+  lowered from the nose base (the chin alone varies widely between neutral faces
+  and read a drop by less than one spread); the lips parting alone (AU25, the same
+  region) moves it too.
 * AU10 (upper lip raiser) reads the inner contour of the upper lip as well as
   the outer one (the muscle lifts the whole lip; less landmark noise).
 * AU12 and AU20 (mouth widths and the corners' height) are divided by the eye
@@ -57,6 +70,8 @@ FORMAT = "fer_au.PoseFreeAUEstimator/1"
 BASELINE_FILE = "au_posefree_baseline.json"
 
 MEASURES = dict(AU_MEASURES)
+MEASURES["AU01"] = ("inner brow ends (21, 22) raised in the frontal head frame, plus half the brows' oblique "
+                    "slant (inner ends above the outer halves 17-18 / 25-26)")
 MEASURES["AU06"] = ("lift of the lower lid margin (40-41 / 46-47) in the frontal head frame; cannot see "
                     "the cheek bulge or crow's feet (shares its measure with AU07)")
 MEASURES["AU07"] = "lift of the lower lid margin (40-41 / 46-47) in the frontal head frame"
@@ -65,11 +80,16 @@ MEASURES["AU09"] = ("nostril wings (31, 35) drawn up towards the inner eye corne
 MEASURES["AU10"] = ("upper lip, outer and inner contours (50-52, 61-63), drawn up towards the nose base (33)")
 MEASURES["AU12"] = ("lip corners (outer 48 / 54 and inner 60 / 64) raised towards the nose base (33), plus "
                     "the inner mouth widening (60-64), in units of the eye-corner spans (36-39 + 42-45)")
-MEASURES["AU17"] = ("lower lip (57) pushed up, away from the chin tip (8): lip-to-chin distance growing, as a "
-                    "share of the nose-base-to-chin distance (33-8)")
+MEASURES["AU17"] = ("lower lip (57) pushed up, away from the chin tip (8) and towards the nose base (33): "
+                    "lip-to-chin distance over nose-to-lip distance")
 MEASURES["AU20"] = ("mouth width (48-54) while the corners are not raised, in units of the eye-corner spans "
                     "(36-39 + 42-45)")
-MEASURES["AU26"] = "jaw drop: nose base (33) to chin (8) distance, along the face's own vertical (pitch-free)"
+MEASURES["AU24"] = ("lips pressed thin: both lips' heights (outer 50-52 / 56-58 to inner 61-63 / 65-67), "
+                    "as a share of the nose-base-to-chin distance (33-8)")
+MEASURES["AU25"] = ("lips parted: inner-lip gap (61-63 to 65-67) as a share of the nose-base-to-chin "
+                    "distance (33-8)")
+MEASURES["AU26"] = ("jaw drop: chin (8) and the lower lip it carries (56-58, 65-67) lowered from the nose "
+                    "base (33), along the face's own vertical (pitch-free)")
 
 
 def measures_v2(frontal: np.ndarray) -> np.ndarray:
@@ -77,8 +97,12 @@ def measures_v2(frontal: np.ndarray) -> np.ndarray:
     m = raw_measures(frontal)
     p = to_canonical(np.asarray(frontal, np.float64))
     x, y = p[..., 0], p[..., 1]
-    i6, i7, i9, i10, i12, i17, i20 = (AU_CODES.index(c) for c in
-                                      ("AU06", "AU07", "AU09", "AU10", "AU12", "AU17", "AU20"))
+    i1, i6, i7, i9, i10, i12, i17, i20, i24, i25, i26 = (AU_CODES.index(c) for c in (
+        "AU01", "AU06", "AU07", "AU09", "AU10", "AU12", "AU17", "AU20", "AU24", "AU25", "AU26"))
+    # AU01: the inner brow ends (21, 22) raised in the frontal head frame, plus half the brows'
+    # oblique slant (inner ends above the outer halves 17-18 / 25-26) that raising the inner brow gives
+    inner, outer = y[..., [21, 22]].mean(-1), y[..., [17, 18, 25, 26]].mean(-1)
+    m[..., i1] = -inner + 0.5 * (outer - inner)
     # AU07 and AU06: the lower lid margin lifted in the frontal head frame (the eye-corner line
     # of the first generation moved with dlib's refit whenever the mouth moved)
     m[..., i7] = -y[..., [40, 41, 46, 47]].mean(-1)
@@ -87,8 +111,21 @@ def measures_v2(frontal: np.ndarray) -> np.ndarray:
     m[..., i9] = -0.5 * ((y[..., 31] - y[..., 39]) + (y[..., 35] - y[..., 42]))
     # the whole upper lip (outer and inner contours, centre and peaks) drawn up to the nose base
     m[..., i10] = y[..., 33] - y[..., [50, 51, 52, 61, 62, 63]].mean(-1)
-    # lip-to-chin distance growing, as a share of the nose-to-chin distance (cancels face length)
-    m[..., i17] = _NOSE_CHIN * (y[..., 8] - y[..., 57]) / (y[..., 8] - y[..., 33])
+    # AU17: the lower lip (57) pushed up, away from the chin tip (8) and towards the nose base (33):
+    # lip-to-chin over nose-to-lip (cancels face length and dlib's rescaling of the lower face)
+    m[..., i17] = _NOSE_CHIN * (y[..., 8] - y[..., 57]) / (y[..., 57] - y[..., 33])
+    # AU24: the lips pressed thin: both lips' heights (outer 50-52 / 56-58 to inner 61-63 / 65-67
+    # contours, three points each), as a share of the nose-base-to-chin distance
+    vermilion = ((y[..., [61, 62, 63]] - y[..., [50, 51, 52]]).mean(-1)
+                 + (y[..., [56, 57, 58]] - y[..., [65, 66, 67]]).mean(-1))
+    m[..., i24] = -_NOSE_CHIN * vermilion / (y[..., 8] - y[..., 33])
+    # AU25: the inner lips' gap as a share of the nose-base-to-chin distance (dlib rescales the
+    # lower face when the lips part; the ratio cancels it and the face's length)
+    gap = (y[..., [65, 66, 67]] - y[..., [63, 62, 61]]).mean(-1)
+    m[..., i25] = _NOSE_CHIN * np.maximum(gap, 0.0) / (y[..., 8] - y[..., 33])
+    # AU26: the mandible lowered: chin tip (8) and the lower lip it carries (outer and inner
+    # contours, 56-58, 65-67) dropped from the nose base (33)
+    m[..., i26] = (y[..., 8] - y[..., 33]) + (y[..., [56, 57, 58, 65, 66, 67]].mean(-1) - y[..., 33])
     # mouth measures in units of the eye-corner spans measured on the same face: dlib's refit
     # moves the whole lower face when the brows or lids move, and widths vary with face width
     eyes = _EYE_SPANS / ((x[..., 45] - x[..., 36]) + (x[..., 42] - x[..., 39]))
