@@ -7,9 +7,9 @@
     >>> table = analyzer.analyze_paths(["photos/"], csv="results.csv")
 
 Stages, per image: face detection (MediaPipe's BlazeFace; dlib HOG or OpenCV
-Haar on request) -> MediaPipe's 468-point 3-D face mesh per face (dlib's 68
-points on request), mapped onto the 68 iBUG points -> head pose -> FACS action
-units from the mesh ->
+Haar on request) -> MediaPipe's 468-point 3-D face mesh and dlib's 68 points per
+face (``landmarks=``) -> head pose -> FACS action units from dlib's points given
+the mesh's depth, read in a frontal head frame (``fer_au.aus3d``) ->
 emotion probabilities from the CNN (all faces of the image in one batch, on
 48x48 crops aligned like FER2013) and from the AU-XGBoost model.
 

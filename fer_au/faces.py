@@ -39,7 +39,7 @@ class FaceDetector:
     """Face detector, loaded once and reused.
 
     method : ``"blazeface"`` (MediaPipe's full-range BlazeFace, a small CNN:
-        finds faces with dark glasses, hands over them, turned up to ~60 deg,
+        finds faces with dark glasses, hands over them, turned towards profile,
         grey or low-contrast; see ``fer_au.mesh.BlazeFace``), ``"hog"`` (dlib's
         HOG + linear SVM frontal detector) or ``"haar"`` (OpenCV's
         ``haarcascade_frontalface_default.xml``; more false alarms).

@@ -1,4 +1,5 @@
-"""Action units from MediaPipe's 468-point 3-D face mesh (the default AU estimator).
+"""Action units from MediaPipe's 468-point 3-D face mesh alone (``FaceAnalyzer(landmarks="mesh")``;
+the default is ``aus3d``: the mesh follows only part of a local movement, see docs/AUS.md).
 
 >>> est = MeshAUEstimator.load_shipped()       # neutral baseline of FER2013's neutral faces
 >>> est.transform(meshes)                      # (N, 468, 3) -> (N, 17) intensities 0..5
