@@ -209,9 +209,8 @@ class PoseFreeAUEstimator(AUEstimator):
 
 def depth_68(mesh: np.ndarray) -> np.ndarray:
     """(..., 468, 3) mesh -> (..., 68) depth of the 68 iBUG points."""
-    from .mesh import MESH_TO_68
-    z = np.asarray(mesh)[..., 2]
-    return np.stack([z[..., list(ix)].mean(-1) for ix in MESH_TO_68], -1)
+    from .mesh import to_68
+    return to_68(mesh, dims=3)[..., 2].astype(np.float64)
 
 
 def with_depth(landmarks68: np.ndarray, mesh: np.ndarray) -> np.ndarray:

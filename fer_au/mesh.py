@@ -333,10 +333,15 @@ MESH_TO_68: list[tuple[int, ...]] = [
 ]
 
 
-def to_68(mesh: np.ndarray) -> np.ndarray:
-    """(..., 468, 2 or 3) mesh -> (..., 68, 2) points in dlib's order (x, y only)."""
-    m = np.asarray(mesh)[..., :2]
-    return np.stack([m[..., list(ix), :].mean(-2) for ix in MESH_TO_68], -2).astype(np.float32)
+# MESH_TO_68 as a (68, 468) averaging matrix: one product per face instead of 68 means
+_TO_68 = np.zeros((68, 468), np.float32)
+for _i, _ix in enumerate(MESH_TO_68):
+    _TO_68[_i, list(_ix)] = 1.0 / len(_ix)
+
+
+def to_68(mesh: np.ndarray, dims: int = 2) -> np.ndarray:
+    """(..., 468, 2 or 3) mesh -> (..., 68, dims) points in dlib's order (x, y; z too with dims=3)."""
+    return np.matmul(_TO_68, np.asarray(mesh, np.float32)[..., :dims])
 
 
 # ---------------------------------------------------------------------------
