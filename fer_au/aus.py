@@ -213,11 +213,13 @@ class AUEstimator:
         return raw_measures(faces)
 
     def _state(self) -> dict:
-        """Fitted state beyond the baseline, for ``to_dict``."""
-        return {}
+        """Fitted state beyond the baseline, for ``to_dict``: the head frame, if one was learned."""
+        return {"reference": self.reference_.round(4).tolist()} if hasattr(self, "reference_") else {}
 
     def _set_state(self, d: dict) -> None:
         """Inverse of ``_state``."""
+        if "reference" in d:
+            self.reference_ = np.asarray(d["reference"], np.float64)
 
     # --- the shared part ------------------------------------------------------
     def fit(self, faces: np.ndarray, y=None):

@@ -200,12 +200,6 @@ class PoseFreeAUEstimator(AUEstimator):
     def _measures(self, points):
         return measures_v2(frontalize(points, self.reference_))
 
-    def _state(self) -> dict:
-        return {"reference": self.reference_.round(4).tolist()}
-
-    def _set_state(self, d: dict) -> None:
-        self.reference_ = np.asarray(d["reference"], np.float64)
-
 
 def depth_68(mesh: np.ndarray) -> np.ndarray:
     """(..., 468, 3) mesh -> (..., 68) depth of the 68 iBUG points."""

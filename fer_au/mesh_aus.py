@@ -190,9 +190,3 @@ class MeshAUEstimator(AUEstimator):
 
     def _measures(self, meshes):
         return raw_measures(to_frame(meshes, self.reference_))
-
-    def _state(self) -> dict:
-        return {"reference": self.reference_.round(4).tolist()}
-
-    def _set_state(self, d: dict) -> None:
-        self.reference_ = np.asarray(d["reference"], np.float64)
