@@ -1,4 +1,4 @@
-"""What every bench script that reads FER2013 starts with."""
+"""What the bench scripts share: finding FER2013, and naming the CPU their speeds ran on."""
 import sys
 
 from fer_au.data import find_data
@@ -10,3 +10,16 @@ def fer2013_path(explicit=None):
     if path is None:
         sys.exit("FER2013 not found: pass --data PATH")
     return path
+
+
+def cpu_model() -> str:
+    """The CPU's model name (speed figures differ between CPUs: quote it beside them)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+    return platform.processor() or "unknown"

@@ -95,6 +95,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # as cli.py analyze/live do
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
+from _data import cpu_model  # noqa: E402
+from fer_au.tracking import iou  # noqa: E402  (x, y, w, h) boxes
 
 W, H = 640, 480
 CONDITIONS = ("plain", "small", "large", "rotated", "eyes_band", "hand_forehead", "mouth_cover", "scarf",
@@ -499,7 +501,6 @@ def build_dataset(n_per_condition: int = 40, seed: int = 0, fer2013=None, n_fer:
 # ---------------------------------------------------------------------------
 # Matching
 # ---------------------------------------------------------------------------
-from fer_au.tracking import iou  # noqa: E402  (x, y, w, h) boxes
 
 
 def match(gt_boxes, det_boxes, iou_min: float = IOU_MIN, size_ratio=SIZE_RATIO):
@@ -533,18 +534,6 @@ def match(gt_boxes, det_boxes, iou_min: float = IOU_MIN, size_ratio=SIZE_RATIO):
 # ---------------------------------------------------------------------------
 # Running the detectors and the report
 # ---------------------------------------------------------------------------
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-    return platform.processor() or "unknown"
-
-
 def make_detectors(spec: str | None) -> dict:
     """``{label: FaceDetector}`` for "method[:upsample]" items; those FaceDetector
     refuses (an unknown method, a missing package) are skipped with a note."""

@@ -28,18 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # as cli.py analyze/live do
 
 import numpy as np  # noqa: E402
-
-
-def cpu_model() -> str:
-    """The CPU's model name (speed figures differ between CPUs: quote it beside them)."""
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-    return platform.processor() or "unknown"
+from _data import cpu_model  # noqa: E402
 
 
 def peak_mb() -> float:

@@ -201,8 +201,8 @@ class FaceAnalyzer:
                 self.detector_name = getattr(detector, "method", type(detector).__name__)
             self.mesh = None
             if landmarks in ("hybrid", "mesh"):
-                from .mesh import FaceMesh
-                self.mesh = FaceMesh()
+                from .mesh import shared_mesh
+                self.mesh = shared_mesh()       # the detector's verifier uses the same one
         except zoo.ModelIntegrityError as exc:
             raise ModelUnavailableError(f"a face model cannot be loaded: {exc}. Reinstall fer_au, or "
                                         "use detector='hog', landmarks='dlib' (CLI: --detector hog "

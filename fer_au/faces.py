@@ -58,10 +58,10 @@ class FaceDetector:
             raise ValueError(f"unknown face detector {method!r}; use one of {', '.join(DETECTOR_METHODS)}")
         self.method, self.upsample, self.min_size, self.threshold = method, int(upsample), int(min_size), threshold
         if method == "blazeface":
-            from .mesh import BlazeFace, FaceMesh
+            from .mesh import BlazeFace, shared_mesh
             self._blaze = BlazeFace("full", tiles=self.upsample + 1 if self.upsample else 0,
                                     score_threshold=threshold or BLAZE_PROPOSE)
-            self._verifier = FaceMesh()
+            self._verifier = shared_mesh()       # the analyzer's own mesh: one model in memory
         elif method == "hog":
             import dlib
             self._dlib = dlib.get_frontal_face_detector()

@@ -352,7 +352,7 @@ _SHARED: dict = {}
 
 
 def shared_mesh() -> FaceMesh:
-    """One ``FaceMesh`` per process."""
+    """One ``FaceMesh`` per process (the detector's verifier, the analyzer, the crop cache)."""
     if "mesh" not in _SHARED:
         _SHARED["mesh"] = FaceMesh()
     return _SHARED["mesh"]
