@@ -593,6 +593,26 @@ def real_faces(extra=None, margin: float = 2.2) -> dict[str, np.ndarray]:
     return out
 
 
+def fer_neutral_faces(n: int = 24, data=None, seed: int = 0) -> dict[str, np.ndarray]:
+    """``n`` of FER2013 PublicTest's neutral faces (many people, at rest), each 48-px crop
+    upsampled 4x onto a 512-px canvas (``aus._canvas``), as BGR images; {} without the
+    data.  The portraits of ``real_faces`` are two people, mostly smiling: an AU they hold
+    below its neutral median (AU15 on a smile) cannot show a rise in the 0-5 intensities,
+    which start at 0.  Faces at rest start near 0 and come from many people."""
+    import cv2
+
+    from fer_au.aus import _canvas
+    from fer_au.data import find_data, load_fer2013
+    from fer_au.labels import FER7
+    path = find_data(data)
+    if path is None:
+        return {}
+    ds = load_fer2013(path)
+    idx = np.flatnonzero((ds.usage == "PublicTest") & (ds.labels == FER7.index("neutral")))
+    idx = np.sort(np.random.default_rng(seed).choice(idx, min(n, len(idx)), replace=False))
+    return {f"fer-publictest-{i}": cv2.cvtColor(_canvas(ds.images[i])[0], cv2.COLOR_GRAY2BGR) for i in idx}
+
+
 def _named(images, prefix: str = "face") -> dict[str, np.ndarray]:
     if isinstance(images, dict):
         return dict(images)
@@ -747,7 +767,11 @@ def selectivity(analyzer, images, aus=None, amount: float = 1.0, keep_faces: lis
                          passed=own_ok and other_ok, own_z=z_median.loc[au, au],
                          own_exact_z=zx[au], worst_other_exact=worst_x,
                          worst_other_exact_z=zx[worst_x],
-                         gain=float(gains.loc[gains.moved == au, "gain"].median())))
+                         gain=float(gains.loc[gains.moved == au, "gain"].median()),
+                         # how many times this movement it takes to read one neutral spread
+                         # (linear in the movement's size): the AU's smallest clear movement
+                         amount_for_1z=float(1.0 / z_median.loc[au, au]) if z_median.loc[au, au] > 0
+                         else float("inf")))
     return SelectivityResult(median, pd.DataFrame(summ).set_index("moved"), changes, z_median,
                              exact_median, gains, time.time() - t0)
 
@@ -853,9 +877,11 @@ def pose_invariance(analyzer, images, yaws=(-30, -15, 15, 30)) -> PoseResult:
 # ---------------------------------------------------------------------------
 # Report
 # ---------------------------------------------------------------------------
-def report(analyzer=None, images=None, yaws=(-30, -15, 15, 30), out: dict | None = None) -> dict:
+def report(analyzer=None, images=None, yaws=(-30, -15, 15, 30), out: dict | None = None,
+           neutral: int = 24) -> dict:
     """Run the three checks on ``images`` (default ``real_faces()``), print their
-    tables and return every figure as a JSON-able dict."""
+    tables and return every figure as a JSON-able dict.  Selectivity runs a second
+    time on ``neutral`` FER2013 faces at rest (``fer_neutral_faces``; 0 skips it)."""
     import pandas as pd
     pd.set_option("display.width", 220)
     pd.set_option("display.max_columns", 30)
@@ -880,6 +906,16 @@ def report(analyzer=None, images=None, yaws=(-30, -15, 15, 30), out: dict | None
         print("\n... and for the mesh moved exactly as intended (the measures alone, no mesh model):")
         print(sel.exact_median.round(2).to_string())
 
+    rest = fer_neutral_faces(neutral) if neutral else {}
+    sel_rest = None
+    if rest:
+        sel_rest = selectivity(analyzer, rest)
+        print(f"\n-- selectivity on {sel_rest.summary.n_faces.max()} FER2013 PublicTest faces at rest "
+              f"(many people; 48 px upsampled 4x; {sel_rest.seconds:.0f} s)")
+        print(sel_rest.median.round(2).to_string())
+        print(sel_rest.summary.round(2).to_string())
+        print(f"{int(sel_rest.summary.passed.sum())}/{len(sel_rest.summary)} AUs pass")
+
     sc = scale_consistency(analyzer, images, warped_faces=kept)
     print(f"\n-- scale consistency: full resolution vs the 48x48 crop, {int(sc.per_au.n.max())} faces "
           f"(the real faces and their selectivity warps; {sc.seconds:.0f} s)")
@@ -901,6 +937,10 @@ def report(analyzer=None, images=None, yaws=(-30, -15, 15, 30), out: dict | None
                         "z_median": sel.z_median.round(4).to_dict(orient="index"),
                         "exact_median": sel.exact_median.round(4).to_dict(orient="index"),
                         "passed": int(sel.summary.passed.sum()), "seconds": round(sel.seconds, 1)},
+        "selectivity_at_rest": None if sel_rest is None else {
+            "faces": list(rest), "median": sel_rest.median.round(4).to_dict(orient="index"),
+            "summary": sel_rest.summary.round(4).to_dict(orient="index"),
+            "passed": int(sel_rest.summary.passed.sum()), "seconds": round(sel_rest.seconds, 1)},
         "scale": {"per_au": sc.per_au.round(4).to_dict(orient="index"),
                   "passed": int(sc.per_au.passed.sum()), "seconds": round(sc.seconds, 1)},
         "pose": {"median": {str(k): v for k, v in pose.median.round(4).to_dict().items()},
