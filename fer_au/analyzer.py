@@ -4,7 +4,8 @@
     >>> analyzer = FaceAnalyzer()                 # shipped models, loaded once
     >>> faces = analyzer.analyze("photo.jpg")     # path, numpy array or PIL image
     >>> faces[0].top_emotion, faces[0].aus["AU12"]
-    >>> table = analyzer.analyze_paths(["photos/"], csv="results.csv")
+    >>> from fer_au import analyze_paths            # many files: fer_au.batch
+    >>> table = analyze_paths(["photos/"], csv="results.csv", analyzer=analyzer)
 
 Stages, per image: face detection (MediaPipe's BlazeFace; dlib HOG or OpenCV
 Haar on request) -> MediaPipe's 468-point 3-D face mesh and dlib's 68 points per
@@ -18,16 +19,17 @@ Every model is loaded once, in the constructor.  A model that is not shipped
 round it (e.g. ``FaceAnalyzer(emotion_model=None)`` for AUs only); output is
 never invented.
 
-For video, :class:`FaceStream` adds persistent face ids (tracking) and two
-speed-ups: detection only every k-th frame (faces are followed by their
-landmarks in between), and smoothing of the emotions over time.
+A face is a :class:`fer_au.face.Face`.  For video, :class:`fer_au.stream.FaceStream`
+adds persistent face ids (tracking) and two speed-ups: detection only every k-th
+frame (faces are followed by their landmarks in between), and smoothing of the
+emotions over time.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
+from .errors import FerAuError
+from .face import Face
 from .labels import FER7
 from .media import to_bgr, to_gray
 
@@ -39,51 +41,7 @@ LANDMARKERS = {"hybrid": "dlib-68+mediapipe-mesh", "mesh": "mediapipe-mesh-468",
 DLIB_LOST = 0.15
 
 
-@dataclass
-class Face:
-    """One analysed face.
-
-    box : (x, y, w, h) in pixels of the (EXIF-oriented) image
-    score : detector confidence (dlib HOG margin; Haar: merged neighbours; None for crops)
-    landmarks : (68, 2) float32, dlib / iBUG 300-W order, pixels
-    mesh : (468, 3) float32 MediaPipe face mesh in pixels (z = depth), or None
-        with the dlib landmarker
-    pose : (pitch, roll, yaw) in degrees
-    aus : {"AU01": intensity 0..5, ...} or None when AUs are off
-    emotions : {"anger": p, ...} from the main emotion model (fer7, sums to 1) or None
-    au_emotions : the same from the AU-XGBoost model, or None
-    face_id : index in the image (left to right) or a track id in video
-    crop : the 48x48 aligned grey crop the CNN saw
-    """
-    box: tuple
-    score: float | None
-    landmarks: np.ndarray
-    pose: tuple | None = None
-    aus: dict | None = None
-    emotions: dict | None = None
-    au_emotions: dict | None = None
-    face_id: int | None = None
-    crop: np.ndarray | None = field(default=None, repr=False)
-    au_presence: dict | None = field(default=None, repr=False)
-    mesh: np.ndarray | None = field(default=None, repr=False)
-
-    @property
-    def top_emotion(self) -> tuple[str, float] | None:
-        """(name, probability) of the most likely emotion (main model, else AU model)."""
-        probs = self.emotions or self.au_emotions
-        if not probs:
-            return None
-        name = max(probs, key=probs.get)
-        return name, float(probs[name])
-
-    def strongest_aus(self, k: int = 3, min_intensity: float = 0.5) -> list[tuple[str, float]]:
-        if not self.aus:
-            return []
-        items = sorted(self.aus.items(), key=lambda kv: -kv[1])
-        return [(c, float(v)) for c, v in items[:k] if v >= min_intensity]
-
-
-class ModelUnavailableError(RuntimeError):
+class ModelUnavailableError(FerAuError, RuntimeError):
     """A requested model is not shipped here; the message says how to proceed without it."""
 
 
@@ -105,6 +63,22 @@ def _load_named(kind: str, name: str, models_dir):
                                     f"To run without it, pass {hint}") from None
 
 
+
+def _emotion_proba(model, lms, crops, gray) -> np.ndarray:
+    """(N, 7) probabilities of an emotion model, fed what its ``input_kind`` declares
+    (``zoo.INPUT_KINDS``; a model that declares nothing reads the 48-px crops)."""
+    kind = getattr(model, "input_kind", "crop48")
+    if kind == "crop48":
+        proba = model.predict_proba(crops)
+    elif kind == "landmarks":
+        proba = model.predict_proba_landmarks(lms)
+    elif kind == "landmarks+image":
+        proba = model.predict_proba_landmarks(lms, image=gray)
+    else:
+        raise ValueError(f"emotion model {type(model).__name__} declares an unknown input_kind {kind!r}")
+    return np.asarray(proba, dtype=np.float64)
+
+
 class FaceAnalyzer:
     """Detect, landmark and analyse every face of an image.
 
@@ -120,10 +94,15 @@ class FaceAnalyzer:
         mesh's own 68 points stand in), "mesh" (the mesh alone, AUs of
         ``fer_au.mesh_aus``) or "dlib" (dlib alone, the first-generation 2-D AUs
         of ``fer_au.aus``).  ``Face.landmarks`` holds the 68 iBUG points.
-    emotion_model : "cnn" (the shipped CNN), None (no CNN emotions) or any object
-        with ``predict_proba(faces48 (N,48,48) uint8) -> (N,7)``.
-    au_model : "au" (the shipped AU-XGBoost emotion model), None, or an object
-        with ``predict_proba_landmarks(landmarks (N,68,2)) -> (N,7)``.
+    emotion_model : "cnn" (the shipped CNN), a name of ``zoo.REGISTRY``, None (no
+        emotions) or an emotion model object: ``classes_`` (fer7 codes),
+        ``predict_proba`` and ``input_kind`` (``zoo.INPUT_KINDS``), which says what it
+        is fed: "crop48" -> ``predict_proba(faces48 (N,48,48) uint8)``, "landmarks" ->
+        ``predict_proba_landmarks(landmarks (N,68,2))``, "landmarks+image" -> the same
+        with ``image=`` the grey frame.  Its probabilities fill the fer7 columns.
+    au_model : the second emotion model, the same contract; "au" (default, the shipped
+        AU-XGBoost emotion model on AU intensities) or None.  Its probabilities fill
+        the ``au_<emotion>`` columns.
     aus : estimate action units (True) or not (False).
     upsample : search for smaller faces at a higher cost (BlazeFace: overlapping
         tiles, 1 finds faces down to ~30 px in a 640x480 frame; dlib: doubles the
@@ -136,11 +115,15 @@ class FaceAnalyzer:
         default) or "rgb" (skimage, imageio, matplotlib); grey arrays, files and
         PIL images need no hint.
     models_dir : where the shipped models are (default: the package's models/).
+    identities : also compute dlib's face-recognition descriptor of every face that
+        ``analyze`` returns (``Face.descriptor``, 128 numbers; ``fer_au.identity``
+        clusters them into people), and number people in ``analyze_paths``.
     """
 
     def __init__(self, detector="blazeface", emotion_model="cnn", au_model="au", aus: bool = True,
                  upsample: int = 0, min_face: int = 24, detect_size: int | None = 1280,
-                 color: str = "bgr", models_dir=None, derotate: bool = False, landmarks: str = "hybrid"):
+                 color: str = "bgr", models_dir=None, derotate: bool = False, landmarks: str = "hybrid",
+                 identities: bool = False):
         from .faces import FaceDetector, LandmarkPredictor
 
         # How to rebuild this analyzer in a worker process (None when given model objects).
@@ -148,7 +131,13 @@ class FaceAnalyzer:
         self.init_kwargs = dict(detector=detector, emotion_model=emotion_model, au_model=au_model,
                                 aus=aus, upsample=upsample, min_face=min_face, detect_size=detect_size,
                                 color=color, models_dir=None if models_dir is None else str(models_dir),
-                                derotate=derotate, landmarks=landmarks) if named else None
+                                derotate=derotate, landmarks=landmarks, identities=identities) if named else None
+        # identities: dlib's face descriptor on every face of analyze() (fer_au.identity)
+        self.identities = bool(identities)
+        self.describer = None
+        if identities:
+            from .identity import shared_describer
+            self.describer = shared_describer()
         if color not in ("bgr", "rgb"):
             raise ValueError(f"color must be 'bgr' or 'rgb', not {color!r}")
         self.color = color
@@ -209,15 +198,6 @@ class FaceAnalyzer:
                                         "--landmarks dlib)") from None
         self.landmarker = LandmarkPredictor() if landmarks in ("hybrid", "dlib") else None
 
-        self._au_takes_image = False
-        if self.au_emotion_model is not None:
-            import inspect
-            try:
-                params = inspect.signature(self.au_emotion_model.predict_proba_landmarks).parameters
-                self._au_takes_image = "image" in params and bool(
-                    getattr(self.au_emotion_model, "needs_appearance", False))
-            except (TypeError, ValueError, AttributeError):
-                pass
 
     # ------------------------------------------------------------ metadata
     @property
@@ -247,12 +227,14 @@ class FaceAnalyzer:
             scale = self.detect_size / max(h, w)
             src = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
                              interpolation=cv2.INTER_AREA)
-        if hasattr(self.detector, "min_size"):
-            # the detector's own floor, in its (possibly downscaled) pixels: for Haar it
-            # also sets the smallest window searched, which is most of its cost
-            self.detector.min_size = max(1, int(self.min_face * scale))
+        from .faces import FaceDetector
+        found = (self.detector.detect(src, min_size=max(1, int(self.min_face * scale)))
+                 # the floor in the detector's (possibly downscaled) pixels, passed per call so a
+                 # detector the caller owns is left as it was; for Haar it also sets the smallest
+                 # window searched, which is most of its cost
+                 if isinstance(self.detector, FaceDetector) else self.detector.detect(src))
         out = []
-        for (x, y, bw, bh), s in self.detector.detect(src):
+        for (x, y, bw, bh), s in found:
             box = (x / scale, y / scale, bw / scale, bh / scale)
             if min(box[2], box[3]) >= self.min_face:
                 out.append((tuple(int(round(v)) for v in box), float(s)))
@@ -269,7 +251,11 @@ class FaceAnalyzer:
         Returns the faces left to right (``face_id`` 0, 1, ...); [] if none.
         """
         bgr = to_bgr(image, color or self.color)
-        return self.analyze_bgr(bgr, crop=crop, boxes=boxes)
+        faces = self.analyze_bgr(bgr, crop=crop, boxes=boxes)
+        if self.describer is not None:
+            from .identity import describe_faces
+            describe_faces(bgr, faces, self.describer)
+        return faces
 
     def analyze_bgr(self, bgr: np.ndarray, *, gray=None, crop: bool = False, boxes=None,
                     follow=None) -> list[Face]:
@@ -329,7 +315,10 @@ class FaceAnalyzer:
     def _analyze_crop(self, gray: np.ndarray) -> list[Face]:
         import cv2
         from .faces import head_pose
+        from .media import crop_problem
 
+        if crop_problem(gray):   # too small or one flat colour: no face, so no made-up emotions
+            return []
         h, w = gray.shape[:2]
         meshes = None
         if self.mesh is not None:
@@ -355,16 +344,10 @@ class FaceAnalyzer:
             for f, v in zip(faces, self.au_estimator.transform(self._au_input(lms, meshes))):
                 _set_aus(f, v, self.au_estimator)
         if self.emotion_model is not None:
-            proba = np.asarray(self.emotion_model.predict_proba(crops), dtype=np.float64)
-            for f, p in zip(faces, proba):
+            for f, p in zip(faces, _emotion_proba(self.emotion_model, lms, crops, gray)):
                 f.emotions = dict(zip(FER7, p.tolist()))
         if self.au_emotion_model is not None:
-            if self._au_takes_image:   # au_app also reads the pixels around the landmarks
-                proba = self.au_emotion_model.predict_proba_landmarks(lms, image=gray)
-            else:
-                proba = self.au_emotion_model.predict_proba_landmarks(lms)
-            proba = np.asarray(proba, dtype=np.float64)
-            for f, p in zip(faces, proba):
+            for f, p in zip(faces, _emotion_proba(self.au_emotion_model, lms, crops, gray)):
                 f.au_emotions = dict(zip(FER7, p.tolist()))
 
     def _au_input(self, lms, meshes):
@@ -373,49 +356,6 @@ class FaceAnalyzer:
             from .aus3d import with_depth
             return with_depth(lms, meshes)
         return meshes if self.landmarks == "mesh" else lms
-
-    # ------------------------------------------------------------ many inputs
-    def analyze_paths(self, paths, csv=None, *, recursive: bool = False, every: int = 1,
-                      crops: bool = False, workers: int = 1, resume: bool = False,
-                      progress: bool = False, detect_every: int = 1, return_table: bool = True):
-        """Analyse image and video files (or folders of them) into one table.
-
-        Rows are streamed to ``csv`` as they are produced (flushed per image or
-        frame).  Returns a pandas DataFrame of the rows (read back from ``csv``
-        when given; pass ``return_table=False`` to get only the
-        :class:`~fer_au.batch.Summary`, e.g. for a long video).
-        """
-        from .batch import run_batch
-
-        summary = run_batch(paths, csv=csv, recursive=recursive, every=every, crops=crops,
-                            workers=workers, resume=resume, progress=progress,
-                            detect_every=detect_every, analyzer=self,
-                            keep_rows=return_table and csv is None)
-        if not return_table:
-            return summary
-        import csv as csvlib
-        import io
-
-        import pandas as pd
-        text = {"input": str, "error": str}
-        if csv is not None:
-            return pd.read_csv(csv, dtype=text)
-        # the same types as a table read back from a CSV: numbers as numbers, empty as NaN
-        buf = io.StringIO()
-        w = csvlib.DictWriter(buf, self.columns(), restval="")
-        w.writeheader()
-        w.writerows(summary.rows)
-        buf.seek(0)
-        return pd.read_csv(buf, dtype=text)
-
-
-# ---------------------------------------------------------------------------
-# Video: tracking, detection every k-th frame, smoothing
-# ---------------------------------------------------------------------------
-def _landmark_bbox(lm: np.ndarray) -> np.ndarray:
-    x0, y0 = lm.min(0)
-    x1, y1 = lm.max(0)
-    return np.array([x0, y0, x1 - x0, y1 - y0], dtype=np.float64)
 
 
 def _keep_on_face(dlib68: np.ndarray, mesh68: np.ndarray) -> np.ndarray:
@@ -435,99 +375,3 @@ def _set_aus(face: Face, values, estimator) -> None:
     thr = getattr(estimator, "presence_threshold", None) or {}
     if thr:
         face.au_presence = {c: bool(face.aus[c] >= thr[c]) for c in AU_CODES if c in thr}
-
-
-class FaceStream:
-    """Analyse consecutive frames of one video with persistent face ids.
-
-    detect_every : run the face detector on every k-th frame only; in between,
-        each face is followed by re-fitting its landmarks in a box derived from
-        the previous frame's landmarks (how OpenFace tracks).  New faces appear
-        within k frames; a face whose followed box jumps or leaves the frame is
-        dropped until the next detection.  1 = detect on every frame.
-    smooth : emotion smoothing weight (0 = off; see ``EmotionSmoother``).
-    au_baseline : "population" (AUs referenced to the neutral faces of FER2013, as for
-        photos) or "running": each tracked face's AUs referenced to its own running
-        median over the last ``window`` frames (``aus.RunningBaseline``; the population
-        baseline until 30 frames are seen).  A still photo has no personal neutral, so
-        person-specific traits (brows that sit high, a mouth that turns down) read as
-        AUs there; in video the running baseline removes them.  Only the AU intensity
-        columns change; the AU emotion model keeps the population AUs it was trained on.
-    """
-
-    def __init__(self, analyzer: FaceAnalyzer, detect_every: int = 1, smooth: float = 0.0,
-                 max_missed: int = 10, au_baseline: str = "population", window: int = 300):
-        from .tracking import EmotionSmoother, Tracker
-
-        if detect_every < 1:
-            raise ValueError("detect_every must be >= 1")
-        if au_baseline not in ("population", "running"):
-            raise ValueError(f"au_baseline must be 'population' or 'running', not {au_baseline!r}")
-        self.au_baseline, self.window = au_baseline, int(window)
-        self._baselines: dict = {}           # track id -> aus.RunningBaseline
-        self.analyzer = analyzer
-        self.detect_every = int(detect_every)
-        self.tracker = Tracker(max_missed=max_missed)
-        self.smoother = EmotionSmoother(smooth)
-        self._follow: dict[int, tuple] = {}   # track id -> (landmarks, box-from-landmarks relation, score, mesh)
-        self._n = 0
-
-    def process(self, frame, color: str = "bgr") -> list[Face]:
-        bgr = to_bgr(frame, color)
-        gray = to_gray(bgr)
-        h, w = gray.shape[:2]
-        detect_now = (self._n % self.detect_every == 0) or not self._follow
-        self._n += 1
-        if detect_now:
-            dets = self.analyzer.detect(bgr)
-            faces = self.analyzer.analyze_bgr(bgr, gray=gray, boxes=dets) if dets else []
-            ids = self.tracker.update([f.box for f in faces])
-            follow = {}
-            for f, tid, (box, score) in zip(faces, ids, dets):
-                lb = _landmark_bbox(f.landmarks)
-                rel = np.array([(box[0] - lb[0]) / max(lb[2], 1), (box[1] - lb[1]) / max(lb[3], 1),
-                                box[2] / max(lb[2], 1), box[3] / max(lb[3], 1)])
-                follow[tid] = (f.landmarks, rel, score, f.mesh)
-        else:
-            tids, dets, prev_boxes = [], [], []
-            for tid, (lm, rel, score, _) in self._follow.items():
-                lb = _landmark_bbox(lm)
-                box = (lb[0] + rel[0] * lb[2], lb[1] + rel[1] * lb[3], rel[2] * lb[2], rel[3] * lb[3])
-                tids.append(tid)
-                dets.append((tuple(int(round(v)) for v in box), score))
-                prev_boxes.append(lb)
-            prev = [self._follow[t][3] for t in tids]
-            faces = self.analyzer.analyze_bgr(bgr, gray=gray, boxes=dets, follow=prev)
-            follow, kept = {}, []
-            for f, tid, (box, score), plb in zip(faces, tids, dets, prev_boxes):
-                lb = _landmark_bbox(f.landmarks)
-                size_ratio = np.sqrt(max(lb[2] * lb[3], 1.0) / max(plb[2] * plb[3], 1.0))
-                cx, cy = lb[0] + lb[2] / 2, lb[1] + lb[3] / 2
-                if not (0.75 <= size_ratio <= 1.33 and 0 <= cx < w and 0 <= cy < h):
-                    continue  # lost: wait for the next detection
-                follow[tid] = (f.landmarks, self._follow[tid][1], score, f.mesh)
-                kept.append(f)
-            faces = kept
-            ids = list(follow)
-            self.tracker.update_known({tid: f.box for tid, f in zip(ids, faces)})
-        self._follow = follow
-        for f, tid in zip(faces, ids):
-            f.face_id = int(tid)
-            f.emotions = self.smoother(("cnn", tid), f.emotions)
-            f.au_emotions = self.smoother(("au", tid), f.au_emotions)
-            if self.au_baseline == "running" and f.aus is not None:
-                self._rebase_aus(f, tid)
-        self.smoother.forget([("cnn", t) for t in self.tracker.tracks] + [("au", t) for t in self.tracker.tracks])
-        for tid in [t for t in self._baselines if t not in self.tracker.tracks]:
-            del self._baselines[tid]
-        return faces
-
-    def _rebase_aus(self, face: Face, tid: int) -> None:
-        """Replace the face's AUs by those referenced to its own running baseline."""
-        from .aus import RunningBaseline
-        est = self.analyzer.au_estimator
-        if tid not in self._baselines:
-            self._baselines[tid] = RunningBaseline(est, window=self.window)
-        _set_aus(face, self._baselines[tid].update(self.analyzer._au_input(face.landmarks[None],
-                                                                           None if face.mesh is None else
-                                                                           face.mesh[None])[0]), est)

@@ -132,7 +132,13 @@ class AUEmotionModel:
         if kind not in self.KINDS:
             raise ValueError(f"unknown AU model kind {kind!r}; use one of {self.KINDS}")
         self.booster, self.estimator, self.kind, self.hog_pca = booster, estimator, kind, hog_pca
-        self.classes = list(FER7)
+
+    classes_ = np.arange(len(FER7))          # fer7 codes: the columns of predict_proba (FER7 names them)
+
+    @property
+    def input_kind(self) -> str:
+        """What the analyzer feeds it (``zoo.INPUT_KINDS``): landmarks, and au_app also the pixels."""
+        return "landmarks+image" if self.kind == "au_app" else "landmarks"
 
     @property
     def needs_appearance(self) -> bool:
@@ -197,7 +203,8 @@ class AUEmotionModel:
         return self._proba(self.features(lm, crops))
 
     def predict(self, faces48) -> np.ndarray:
-        return self.predict_proba(faces48).argmax(1)
+        """fer7 codes (``classes_``)."""
+        return self.classes_[self.predict_proba(faces48).argmax(1)]
 
     # --- explanation --------------------------------------------------------
     def explain(self, x: np.ndarray) -> np.ndarray:
@@ -381,13 +388,14 @@ GRIDS = {
 
 
 def train_models(ds, models_dir, kinds=("au", "au_geom", "au_app"), grid: dict | None = None,
-                 log=print, progress: bool = False) -> dict:
+                 log=print, progress: bool = False, nthread: int | None = None) -> dict:
     """Rebuild the AU baseline and the XGBoost models from FER2013 and ship them.
 
     Training fits, PublicTest picks the setting and the number of trees,
     PrivateTest is scored once at the end (fer7 and fer6) and written to
     ``models/metrics.json``.  For ``au_app`` the HOG principal components are
     fitted on Training and shipped as ``models/au_app_hog_pca.npz``.
+    ``nthread``: XGBoost threads for training (default: ``XGB_PARAMS``'s one).
     Returns ``{kind: {"params", "publictest", "fer7", "fer6"}}``.
     """
     from .evaluate import metrics
@@ -413,7 +421,8 @@ def train_models(ds, models_dir, kinds=("au", "au_geom", "au_app"), grid: dict |
         names = AUEmotionModel(None, est, kind, hog_pca=pca).feature_names
         best = None
         for params in (grid or GRIDS)[kind]:
-            b = train_booster(xtr, tr.labels, xva, va.labels, names, params)
+            b = train_booster(xtr, tr.labels, xva, va.labels, names,
+                              params if nthread is None else {**params, "nthread": nthread})
             m = AUEmotionModel(b, est, kind, hog_pca=pca)
             acc = float((m._proba(xva).argmax(1) == va.labels).mean())
             log(f"{kind}: {params} -> {b.num_boosted_rounds()} rounds, PublicTest accuracy {acc:.4f}")

@@ -1,14 +1,19 @@
 """Analysing many inputs: files and folders of images and videos -> rows, streamed.
 
-This is the engine behind ``FaceAnalyzer.analyze_paths`` and
-``python cli.py analyze``:
+``analyze_paths`` (a table of rows) and ``run_batch`` (rows streamed to a CSV, a
+``Summary`` back) are the engine behind ``fer-au analyze``:
 
-* rows are written as they are produced, one flushed write per image or video
-  frame, so a crash or Ctrl-C loses nothing already analysed;
-* ``resume=True`` skips inputs already in the CSV and continues a video after
-  its last written frame;
+* rows are written as they are produced, one write per image (all its faces and
+  frames) or video frame, so a crash or Ctrl-C loses nothing already analysed;
+* ``resume=True`` skips inputs whose rows are all in the CSV and continues a
+  video after its last written frame.  What is complete is read from the CSV's
+  journal (``output.CSVWriter``), never from a video header, and inputs are
+  matched by resolved path;
 * an input that cannot be read gets one row with ``error`` set, one line on
-  stderr, and the run goes on;
+  stderr, and the run goes on; so does a folder that cannot be listed, and a
+  video that stops before its header says (after the rows of its frames);
+* a full disk (or a file-size limit) stops the run with the CSV cut back to
+  whole inputs: ``Summary.write_error`` says what happened, --resume continues;
 * ``workers=N`` analyses images in N processes (each loads the models once);
   videos are read frame by frame in this process, in constant memory.
 """
@@ -23,8 +28,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .media import MediaError, expand_inputs, iter_video, media_kind, open_video, read_image, video_info
-from .output import CSVWriter, columns, done_inputs, error_row, rows_for
+from .analyzer import FaceAnalyzer
+from .media import (HUGE_SIDE, ImageFile, MediaError, crop_problem, expand_inputs, input_key, iter_video,
+                    media_kind, open_video)
+from .output import CSVWriter, OutputError, columns, error_row, rows_for
 
 
 @dataclass
@@ -32,17 +39,20 @@ class Summary:
     inputs: int = 0          # files considered (after expanding folders)
     images: int = 0          # images analysed
     videos: int = 0          # videos analysed
-    frames: int = 0          # video frames analysed
+    frames: int = 0          # video frames (and frames of multi-frame images) analysed
     faces: int = 0           # faces found, all inputs
     no_face: int = 0         # images or frames with no face
-    errors: int = 0          # inputs that could not be analysed
+    errors: int = 0          # inputs that could not be analysed (or stopped early)
+    warnings: int = 0        # inputs analysed with a warning (see the warning column)
     resumed: int = 0         # inputs skipped because the CSV already had them
+    finished: int = 0        # inputs whose rows were all written in this run
     skipped: list = field(default_factory=list)   # non-media files seen in folders (not analysed)
     error_messages: list = field(default_factory=list)
     rows: list = field(default_factory=list)      # only with keep_rows
     rows_written: int = 0
     seconds: float = 0.0
     interrupted: bool = False
+    write_error: str | None = None   # the CSV could not be written (disk full): the run stopped
     small_no_face: int = 0   # images <= 96 px without a face (face crops, without --crops?)
     t_first: float = 0.0     # perf_counter of the first / last image result (throughput)
     t_last: float = 0.0
@@ -52,6 +62,8 @@ class Summary:
         parts = [f"{self.inputs} input(s): {self.images} image(s), {self.videos} video(s) "
                  f"({self.frames} frames)", f"{self.faces} face(s)", f"{self.no_face} without a face",
                  f"{self.errors} error(s)"]
+        if self.warnings:
+            parts.append(f"{self.warnings} with a warning")
         if self.resumed:
             parts.append(f"{self.resumed} already in the CSV (resumed)")
         if self.skipped:
@@ -63,17 +75,105 @@ class Summary:
         return line
 
 
-# ------------------------------------------------------------------ one input
+# ------------------------------------------------------------------ one image
 SMALL = 96   # an image this small without a face is probably a face crop: hint at --crops
 
 
-def _image_rows(analyzer, path, crops: bool):
-    """Rows for one image file and its face count (-1: none found in a small image);
-    raises MediaError when it cannot be read."""
-    bgr = read_image(path)
-    faces = analyzer.analyze_bgr(bgr, crop=crops)
-    n = len(faces) if (faces or max(bgr.shape[:2]) > SMALL) else -1
-    return rows_for(path, faces, frame=0, approx_time=None, models=analyzer.model_names(crops)), n
+@dataclass
+class ImageResult:
+    rows: list
+    faces: int = 0
+    empty: int = 0          # frames without a face
+    frames: int = 1
+    small: bool = False     # a small image without a face (hint at --crops)
+    warning: str = ""
+    error: str = ""         # a later frame could not be read: the rows say where (error row)
+
+
+def _image_rows(analyzer, path, crops: bool, identities: bool = False) -> ImageResult:
+    """Rows for one image file, every frame of it; raises MediaError when it cannot be
+    read at all.  A multi-frame file whose frame k cannot be decoded keeps the rows of
+    frames 0..k-1 and ends with an error row at frame k."""
+    models = analyzer.model_names(crops)
+    res = ImageResult(rows=[], frames=0)
+    with ImageFile(path) as img:
+        res.warning = img.warning
+        huge = (not crops and img.can_reduce and analyzer.detect_size
+                and max(img.size) > max(2 * analyzer.detect_size, HUGE_SIDE))
+        frames = iter([(0, None, None)]) if huge else img.frames()
+        while True:
+            try:
+                index, t, bgr = next(frames)
+            except StopIteration:
+                break
+            except MediaError as exc:
+                if res.frames == 0:
+                    raise
+                res.error = f"{exc} (frame {res.frames}; the frames before were analysed)"
+                res.rows.append(error_row(path, res.error, res.frames))
+                break
+            if huge:
+                faces = _analyze_huge(analyzer, img)
+            elif crops:
+                problem = crop_problem(bgr)
+                if problem:     # the emotion models would answer anyway: made-up probabilities
+                    raise MediaError(f"{path}: {problem}")
+                faces = analyzer.analyze_bgr(bgr, crop=True)
+            else:
+                faces = analyzer.analyze_bgr(bgr)
+            rows = rows_for(path, faces, frame=index, approx_time=t, models=models, warning=img.warning)
+            if identities:   # face descriptors ride on the rows to the parent's PersonRegistry
+                from .identity import describe_rows
+                describe_rows(bgr, faces, rows, image_file=img if huge else None)
+            res.rows += rows
+            res.frames += 1
+            res.faces += len(faces)
+            res.empty += not faces
+            res.small = img.n_frames == 1 and not faces and bgr is not None and max(bgr.shape[:2]) <= SMALL
+    return res
+
+
+def _analyze_huge(analyzer, img):
+    """A huge JPEG: find the faces on a copy decoded at reduced size (libjpeg scales while
+    decoding, so the full image is never converted for the whole pipeline), then analyse
+    each face at full resolution in a crop around it.  Boxes and landmarks come back in
+    full-image pixels and the head pose is solved in the full image's camera."""
+    import numpy as np
+
+    from .faces import head_pose
+
+    small, k = img.reduced(analyzer.detect_size)
+    keep = analyzer.min_face
+    analyzer.min_face = max(1, int(keep / k))     # min_face is in full-image pixels
+    try:
+        dets = analyzer.detect(small)
+    finally:
+        analyzer.min_face = keep
+    W, H = img.size
+    wins, boxes = [], []
+    for (x, y, w, h), score in dets:
+        X, Y, S = x * k, y * k, max(w, h) * k
+        if S < keep:
+            continue
+        m = 0.6 * S      # room for the landmarks and the face mesh's own crop
+        wins.append((max(0, X - m), max(0, Y - m), min(W, X + w * k + m), min(H, Y + h * k + m)))
+        boxes.append(((X, Y, w * k, h * k), score))
+    faces = []
+    for win, patch, ((X, Y, w, h), score) in zip(wins, img.regions(wins), boxes):
+        x0, y0 = int(round(win[0])), int(round(win[1]))
+        box = tuple(int(round(v)) for v in (X - x0, Y - y0, w, h))
+        for f in analyzer.analyze_bgr(patch, boxes=[(box, score)]):
+            f.box = (f.box[0] + x0, f.box[1] + y0, f.box[2], f.box[3])
+            f.landmarks = f.landmarks + np.array([x0, y0], f.landmarks.dtype)
+            if f.mesh is not None:
+                f.mesh = f.mesh.copy()
+                f.mesh[:, :2] += (x0, y0)
+            f.pose = tuple(float(a) for a in head_pose(f.landmarks, (H, W)))
+            faces.append(f)
+    faces.sort(key=lambda f: f.box[0])
+    for i, f in enumerate(faces):
+        f.face_id = i
+    return faces
 
 
 def _one_line(exc: BaseException) -> str:
@@ -95,17 +195,15 @@ def _init_worker(kwargs):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import cv2
     cv2.setNumThreads(1)
-    from .analyzer import FaceAnalyzer
     _WORKER["analyzer"] = FaceAnalyzer(**kwargs)
 
 
 def _worker_task(task):
-    path, crops = task
+    path, crops, identities = task
     try:
-        rows, n = _image_rows(_WORKER["analyzer"], path, crops)
-        return path, rows, n, None
+        return path, _image_rows(_WORKER["analyzer"], path, crops, identities), None
     except Exception as exc:  # one bad input must not stop the run
-        return path, None, 0, _one_line(exc)
+        return path, None, _one_line(exc)
 
 
 # ------------------------------------------------------------------ the run
@@ -117,6 +215,8 @@ def _ctrl_c_stops_at_a_boundary():
     destructor (a TensorFlow tensor's, a generator's close) it is printed as
     "Exception ignored" and lost, and the run went on to the end.  So the first Ctrl-C
     only sets a flag, checked between frames and inputs; a second one raises at once.
+    Also ignores SIGXFSZ meanwhile: past a file-size limit a write then fails with
+    EFBIG, handled like a full disk, instead of the process being killed mid-line.
     """
     pressed = threading.Event()
     if threading.current_thread() is not threading.main_thread():
@@ -133,28 +233,32 @@ def _ctrl_c_stops_at_a_boundary():
             raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    previous_xfsz = signal.signal(signal.SIGXFSZ, signal.SIG_IGN) if hasattr(signal, "SIGXFSZ") else None
     try:
         yield check
     finally:
         signal.signal(signal.SIGINT, previous)
+        if previous_xfsz is not None:
+            signal.signal(signal.SIGXFSZ, previous_xfsz)
 
 
 def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops: bool = False,
               workers: int = 1, resume: bool = False, progress: bool = False, detect_every: int = 1,
               au_baseline: str = "population", analyzer=None, analyzer_kwargs: dict | None = None,
-              keep_rows: bool = False, err=None) -> Summary:
+              keep_rows: bool = False, err=None, identities: str | None = None) -> Summary:
     """Analyse ``paths`` (files and folders) into rows; see the module docstring.
 
     Give either a ready ``analyzer`` or ``analyzer_kwargs`` to build one
     (needed for ``workers > 1``: each worker builds its own).
+    ``identities`` ("input" or "run") adds a ``person`` column (``fer_au.identity``).
     """
     from tqdm import tqdm
 
     err = err or sys.stderr
     if every < 1:
-        raise ValueError("--every must be >= 1")
+        raise ValueError("every must be >= 1")
     if workers < 1:
-        raise ValueError("--workers must be >= 1")
+        raise ValueError("workers must be >= 1")
     if workers > 1 and analyzer_kwargs is None:
         analyzer_kwargs = getattr(analyzer, "init_kwargs", None)
         if analyzer_kwargs is None:
@@ -169,31 +273,42 @@ def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops
 
     def get_analyzer():
         if state["analyzer"] is None:
-            from .analyzer import FaceAnalyzer
             state["analyzer"] = FaceAnalyzer(**(analyzer_kwargs or {}))
         return state["analyzer"]
 
-    if analyzer is not None:
-        cols = analyzer.columns()
-    else:
-        cols = columns()
-    done = done_inputs(csv) if (resume and csv) else {}
-    writer = CSVWriter(csv, cols, resume=resume) if csv else None
+    cols = analyzer.columns() if analyzer is not None else columns()
+    persons = None
+    if identities:   # person ids from face descriptors, kept across inputs with "run"
+        from .identity import PersonRegistry
+        persons = PersonRegistry.for_run(csv, identities, resume)
+        cols = cols + ["person"]
+    writer = None
+    if csv:
+        try:
+            writer = CSVWriter(csv, cols, resume=resume, journal=True)
+        except OutputError as exc:
+            summary.write_error = str(exc)
+            return summary
+    done = writer.progress if writer is not None else {}
 
     bar = tqdm(total=len(files), unit="input", disable=None if progress else True, dynamic_ncols=True,
                desc="analyze", file=sys.stderr)
 
-    def emit(rows):
+    def emit(rows, commit):
+        """Write rows; ``commit`` is what they complete (see CSVWriter.write_rows)."""
+        if persons is not None:
+            persons.label(rows)
         if writer is not None:
-            writer.write_rows(rows)
+            writer.write_rows(rows, done=commit)
         if keep_rows:
             summary.rows.extend(rows)
         summary.rows_written += len(rows)
+        summary.finished += commit.get("kind") in ("input", "end")
 
-    def fail(path, message, frame=0):
+    def fail(path, key, message, frame=0, kind="input"):
+        emit([error_row(path, message, frame)], {"kind": kind, "input": key})
         summary.errors += 1
         summary.error_messages.append(message)
-        emit([error_row(path, message, frame)])
         tqdm.write(f"error: {message}", file=err)
 
     def post():
@@ -203,21 +318,17 @@ def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops
     # Sort inputs into images and videos (by suffix; unknown suffixes are probed).
     images, videos = [], []
     for f in files:
-        key = str(f)
-        if key in done:
-            last, had_error = done[key]
-            kind = media_kind(f)
-            if had_error or kind != "video":
-                summary.resumed += 1
-                bar.update(1)
-                continue
-            videos.append((f, last + every))
+        key = input_key(f)
+        prog = done.get(key)
+        if prog is not None and prog.done:
+            summary.resumed += 1
+            bar.update(1)
             continue
-        kind = media_kind(f)
-        if kind == "video":
-            videos.append((f, 0))
+        if media_kind(f) == "video" or prog is not None:
+            videos.append((f, key, prog))
         else:
-            images.append(f)
+            images.append((f, key))
+    keys = dict((str(p), k) for p, k in images)
 
     pool = None
     stack = contextlib.ExitStack()
@@ -228,52 +339,61 @@ def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops
                 import multiprocessing as mp
                 pool = mp.get_context("spawn").Pool(min(workers, len(images)), initializer=_init_worker,
                                                      initargs=(analyzer_kwargs,))
-                results = pool.imap(_worker_task, [(str(p), crops) for p in images], chunksize=1)
+                results = pool.imap(_worker_task, [(str(p), crops, bool(identities)) for p, _ in images],
+                                    chunksize=1)
             else:
                 def local():
                     a = get_analyzer()
-                    for p in images:
+                    for p, _ in images:
                         try:
-                            rows, n = _image_rows(a, str(p), crops)
-                            yield str(p), rows, n, None
+                            yield str(p), _image_rows(a, str(p), crops, bool(identities)), None
                         except Exception as exc:
-                            yield str(p), None, 0, _one_line(exc)
+                            yield str(p), None, _one_line(exc)
                 results = local()
-            for path, rows, n, error in results:
-                if error is not None and media_kind(path) == "unknown" and "not an image" in error:
+            for path, result, error in results:
+                key = keys[path]
+                if error is not None and media_kind(path) == "unknown" and "unknown or corrupt format" in error:
                     # maybe a video with an unusual suffix
                     try:
-                        cap = open_video(path)
-                        cap.release()
-                        videos.append((Path(path), 0))
+                        open_video(path).release()
+                        videos.append((Path(path), key, None))
                         continue
                     except MediaError:
                         error = f"{path}: neither an image nor a video this toolkit can read"
                 if error is not None:
-                    fail(path, error)
+                    fail(path, key, error)
                 else:
+                    emit(result.rows, {"kind": "input", "input": key})
+                    if result.error:
+                        summary.errors += 1
+                        summary.error_messages.append(result.error)
+                        tqdm.write(f"error: {result.error}", file=err)
                     summary.t_last = time.perf_counter()
                     if summary.images == 0:
                         summary.t_first = summary.t_last
                     summary.images += 1
-                    summary.small_no_face += n < 0
-                    n = max(n, 0)
-                    summary.faces += n
-                    summary.no_face += n == 0
-                    emit(rows)
+                    summary.frames += result.frames if result.frames > 1 else 0
+                    summary.small_no_face += result.small
+                    summary.faces += result.faces
+                    summary.no_face += result.empty
+                    if result.warning:
+                        summary.warnings += 1
+                        tqdm.write(f"warning: {path}: {result.warning}", file=err)
                 post()
                 check_ctrl_c()
             if pool is not None:
                 pool.close()
                 pool.join()
                 pool = None
-        for path, start in videos:
-            _run_video(get_analyzer, str(path), start, every, detect_every, au_baseline, crops, summary,
-                       emit, fail, progress, check_ctrl_c)
+        for path, key, prog in videos:
+            _run_video(get_analyzer, str(path), key, prog, every, detect_every, au_baseline, crops, summary,
+                       emit, fail, progress, check_ctrl_c, err, identities=identities)
             post()
             check_ctrl_c()
     except KeyboardInterrupt:
         summary.interrupted = True
+    except OutputError as exc:
+        summary.write_error = str(exc)
     finally:
         stack.close()
         if pool is not None:
@@ -281,51 +401,108 @@ def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops
             pool.join()
         bar.close()
         if writer is not None:
-            writer.close()
+            writer.close(finished=not summary.interrupted and not summary.write_error)
+            summary.rows_written = writer.rows_committed
+        if persons is not None and csv:   # the people seen so far, for --resume
+            persons.save(PersonRegistry.state_path(csv))
         summary.seconds = time.time() - t0
     return summary
 
 
-def _run_video(get_analyzer, path, start, every, detect_every, au_baseline, crops, summary, emit, fail,
-               progress, check_ctrl_c):
+def _run_video(get_analyzer, path, key, prog, every, detect_every, au_baseline, crops, summary, emit, fail,
+               progress, check_ctrl_c, err, identities=None):
     from tqdm import tqdm
 
-    from .analyzer import FaceStream
+    from .stream import FaceStream
+    from .media import VideoTruncated
 
+    start, check = 0, None
+    if prog is not None and prog.last_frame >= 0:
+        start, check = prog.last_frame + every, (prog.last_frame, prog.last_time)
     try:
         cap = open_video(path)
-        info = video_info(cap, path)
         cap.release()
     except MediaError as exc:
-        fail(path, str(exc))
-        return
-    if start > 0 and info.frame_count and start >= info.frame_count:
-        summary.resumed += 1
+        fail(path, key, str(exc))
         return
     analyzer = get_analyzer()
     stream = FaceStream(analyzer, detect_every=detect_every, au_baseline=au_baseline)
     models = analyzer.model_names(crops)
-    total = max(0, (info.frame_count - start + every - 1) // every) if info.frame_count else None
-    fbar = tqdm(total=total, unit="frame", desc=Path(path).name[:24], leave=False,
+    ids = None
+    if identities and not crops:
+        from .identity import VideoIdentities
+        ids = VideoIdentities(path)
+    fbar = tqdm(unit="frame", desc=Path(path).name[:24], leave=False,
                 disable=None if progress else True, dynamic_ncols=True, file=sys.stderr, position=1)
-    frames = 0
+    frames, infos, warned = 0, [], False
     try:
-        for index, t, frame in iter_video(path, every=every, start=start):
-            if crops:
-                faces = analyzer.analyze_bgr(frame, crop=True)
-            else:
-                faces = stream.process(frame)
-            emit(rows_for(path, faces, frame=index, approx_time=t, models=models))
+        for index, t, frame in iter_video(path, every=every, start=start, info_out=infos, check=check):
+            faces = analyzer.analyze_bgr(frame, crop=True) if crops else stream.process(frame)
+            warning = infos[0].timestamps if infos[0].timestamps != "pts" else ""
+            if warning and not warned:
+                warned = True
+                summary.warnings += 1
+                tqdm.write(f"warning: {path}: {warning}", file=err)
+            rows = rows_for(path, faces, frame=index, approx_time=t, models=models, warning=warning)
+            if ids is not None:
+                ids(frame, faces, rows)
+            emit(rows, {"kind": "frame", "input": key, "frame": index, "time": t})
             frames += 1
             summary.frames += 1
             summary.faces += len(faces)
             summary.no_face += not faces
             fbar.update(1)
             check_ctrl_c()
+    except VideoTruncated as exc:      # its frames are in; the row after them says where it stopped
+        summary.videos += 1
+        fail(path, key, str(exc), frame=exc.frame, kind="end")
+        return
     except MediaError as exc:
-        fail(path, str(exc))
+        fail(path, key, str(exc), kind="end")
         return
     finally:
         fbar.close()
-    if frames or start > 0:
+    emit([], {"kind": "end", "input": key})
+    if frames:
         summary.videos += 1
+    elif start > 0:
+        summary.resumed += 1       # nothing followed the frames already written
+
+
+def analyze_paths(paths, csv=None, *, analyzer=None, recursive: bool = False, every: int = 1,
+                  crops: bool = False, workers: int = 1, resume: bool = False, progress: bool = False,
+                  detect_every: int = 1, au_baseline: str = "population", identities: str | None = None):
+    """Analyse image and video files (or folders of them) into one table of rows.
+
+    Always returns a pandas DataFrame, one row per face (per frame for videos) with the
+    columns of the CSV (``output.columns``); inputs that fail have a row with ``error``.
+    ``csv``: the rows are also streamed there as they are produced (and ``resume=True``
+    continues that file).  ``analyzer``: a ``FaceAnalyzer`` (default: a new one with the
+    shipped models).  ``identities``: "input" or "run" adds a ``person`` column
+    (``fer_au.identity``); an analyzer built with ``identities=True`` defaults to "input".
+    For a long video whose rows should not be held in memory, call ``run_batch`` with a
+    ``csv`` and read the file back in pieces.
+    """
+    import csv as csvlib
+    import io
+
+    import pandas as pd
+
+    analyzer = analyzer if analyzer is not None else FaceAnalyzer()
+    scope = identities or ("input" if getattr(analyzer, "identities", False) else None)
+    summary = run_batch(paths, csv=csv, recursive=recursive, every=every, crops=crops, workers=workers,
+                        resume=resume, progress=progress, detect_every=detect_every,
+                        au_baseline=au_baseline, analyzer=analyzer, keep_rows=csv is None,
+                        identities=scope)
+    if summary.write_error:
+        raise OutputError(summary.write_error)
+    text = {"input": str, "error": str}
+    if csv is not None:
+        return pd.read_csv(csv, dtype=text)
+    # the same types as a table read back from a CSV: numbers as numbers, empty as NaN
+    buf = io.StringIO()
+    w = csvlib.DictWriter(buf, analyzer.columns() + (["person"] if scope else []), restval="")
+    w.writeheader()
+    w.writerows(summary.rows)
+    buf.seek(0)
+    return pd.read_csv(buf, dtype=text)

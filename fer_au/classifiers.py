@@ -316,6 +316,8 @@ class ClassicalEmotionModel(ClassifierMixin, BaseEstimator):
     training face gets the mirrored landmarks.
     """
 
+    input_kind = "crop48"            # what the analyzer feeds it (zoo.INPUT_KINDS)
+
     def __init__(self, features: str = "handcrafted", pca: int = 300, whiten: bool = False,
                  gamma: float | None = None, gamma_scale: float = 2.0, n_components: int = 4000,
                  landmarks: str = "kmeans", C: float = 10.0, hflip: bool = True,
@@ -347,12 +349,13 @@ class ClassicalEmotionModel(ClassifierMixin, BaseEstimator):
         hyper-parameter search computes the features once."""
         from tqdm.auto import tqdm
         X = F._as_faces(X)
-        if not hasattr(self, "features_"):
-            self.features_ = make_features(self.features).fit(X[:2])
-        out = [self.features_.transform(X[i:i + chunk])
+        # the fitted extractor, or (before fit, for a search that computes the features once)
+        # a fresh one: the handcrafted features have no state to learn, and none is stored here
+        feats = self.features_ if hasattr(self, "features_") else make_features(self.features).fit(X[:2])
+        out = [feats.transform(X[i:i + chunk])
                for i in tqdm(range(0, len(X), chunk), desc=desc, unit="chunk",
                              disable=not self.progress or len(X) <= chunk)]
-        return np.concatenate(out) if out else self.features_.transform(X)
+        return np.concatenate(out) if out else feats.transform(X)
 
     def fit(self, X, y, features_cache=None):
         """Fit on faces (N, 48, 48) uint8 and fer7 codes.  ``features_cache``: an .npz
@@ -401,7 +404,9 @@ class ClassicalEmotionModel(ClassifierMixin, BaseEstimator):
         from sklearn.preprocessing import StandardScaler
 
         y = np.asarray(y, dtype=np.int64)
-        self.classes_ = np.unique(y)
+        # the classes it saw; predict_proba always has the 7 fer7 columns (classes_)
+        self.trained_classes_ = np.unique(y)
+        self.classes_ = np.arange(len(FER7))
         rng = np.random.default_rng(self.random_state)
         sub = rng.choice(len(H), size=min(len(H), self.pca_fit_max), replace=False)
         self._log(f"scaler + PCA({self.pca}) on {len(sub)} of {len(H)} faces")
@@ -473,7 +478,7 @@ class ClassicalEmotionModel(ClassifierMixin, BaseEstimator):
         return np.hstack([Z, shape.astype(np.float32)])
 
     def decision_function_features(self, H, S=None) -> np.ndarray:
-        """Class logits (over ``classes_``) from a feature matrix (and face shapes)."""
+        """Class logits (over ``trained_classes_``) from a feature matrix (and face shapes)."""
         k = rbf_kernel(self._embed(H, S), self.landmarks_, gamma=self.gamma_)
         return k @ self.coef_ + self.intercept_
 
@@ -484,12 +489,12 @@ class ClassicalEmotionModel(ClassifierMixin, BaseEstimator):
         out = np.zeros((len(H), len(FER7)))
         if len(H):
             z = self.decision_function_features(H, S).astype(np.float64)
-            if len(self.classes_) == 2:   # binary logistic regression: one logit
+            if len(self.trained_classes_) == 2:   # binary logistic regression: one logit
                 p1 = expit(z[:, 0])
                 p = np.stack([1 - p1, p1], axis=1)
             else:
                 p = softmax(z, axis=1)
-            out[:, self.classes_] = p
+            out[:, self.trained_classes_] = p
         return out
 
     def predict_proba(self, X) -> np.ndarray:
@@ -506,8 +511,8 @@ class ClassicalEmotionModel(ClassifierMixin, BaseEstimator):
         return proba
 
     def predict(self, X) -> np.ndarray:
-        """fer7 codes."""
-        return self.predict_proba(X).argmax(axis=1)
+        """fer7 codes (``classes_``)."""
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
     def compact(self):
         """Keep PCA's components as float32 (half the memory; the other big matrices
@@ -531,6 +536,9 @@ class ClassicalEmotionModel(ClassifierMixin, BaseEstimator):
         super().__setstate__(state)
         if hasattr(self, "pca_") and self.pca_.components_.dtype == np.float16:
             self.pca_.components_ = self.pca_.components_.astype(np.float32)
+        if hasattr(self, "classes_") and not hasattr(self, "trained_classes_"):
+            # saved before classes_ became the 7 fer7 columns: it held the trained classes
+            self.trained_classes_, self.classes_ = self.classes_, np.arange(len(FER7))
 
 
 def _read_feature_cache(path, key):

@@ -19,9 +19,6 @@ from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 
 # TensorFlow >= 2.20 prints these through absl at import time, before any log level
 # (TF_CPP_MIN_LOG_LEVEL included) applies; they say nothing a user can act on.
@@ -37,6 +34,9 @@ def _keras():
     if "keras" in sys.modules:
         return sys.modules["keras"]
     import tempfile
+    # set where keras is imported (not when fer_au.cnn is): the backend, and TensorFlow quiet
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
     sys.stderr.flush()
     saved = os.dup(2)
@@ -363,7 +363,8 @@ class EmotionCNN:
     of a few faces in ten thousand; ``"auto"`` picks it only on such CPUs (see ``cpu_has_bf16``).
     """
 
-    classes_ = np.arange(7)
+    classes_ = np.arange(7)          # fer7 codes: the columns of predict_proba (labels.FER7 names them)
+    input_kind = "crop48"            # what the analyzer feeds it (zoo.INPUT_KINDS)
 
     def __init__(self, model, tta: bool = False, precision: str = "float32"):
         _keras()
@@ -403,10 +404,12 @@ class EmotionCNN:
             else:
                 p = self._forward(chunk).numpy()
             out.append(p)
-        return np.concatenate(out) if out else np.zeros((0, 7), np.float32)
+        # float64 rows that sum to 1, as every emotion model returns (float32 sums drift by 1e-7)
+        p = np.concatenate(out).astype(np.float64) if out else np.zeros((0, 7))
+        return p / p.sum(axis=1, keepdims=True) if len(p) else p
 
     def predict(self, faces) -> np.ndarray:
-        return self.predict_proba(faces).argmax(axis=1)
+        return self.classes_[self.predict_proba(faces).argmax(axis=1)]
 
 
 # The shipped CNN averages each face with its mirror image (chosen on PublicTest; the

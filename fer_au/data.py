@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .labels import FER7, FOLDER_ALIASES, class_names, convert_labels, convert_proba
+from .errors import FerAuError
 
 IMAGE_SIZE = 48
 N_PIXELS = IMAGE_SIZE * IMAGE_SIZE
@@ -32,7 +33,7 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".tif", ".tiff", ".we
 CACHE_VERSION = 1
 
 
-class FER2013FormatError(ValueError):
+class FER2013FormatError(FerAuError, ValueError):
     """A FER2013 file is malformed; the message names the file and the line."""
 
 
@@ -199,7 +200,8 @@ def _parse_csv(path: Path, lenient: bool) -> FER2013:
         if not lenient:
             first = problems[0]
             more = f" (and {len(problems) - 1} more bad rows)" if len(problems) > 1 else ""
-            raise FER2013FormatError(f"{first}{more}; pass lenient=True (--lenient) to skip bad rows")
+            raise FER2013FormatError(f"{first}{more}; pass lenient=True to skip bad rows "
+                                     "(`data check` lists them all)")
 
     keep = ok
     return FER2013(
@@ -272,7 +274,8 @@ def _parse_folder(path: Path, lenient: bool) -> FER2013:
         rows.append(i)
     if problems and not lenient:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise FER2013FormatError(f"{problems[0]}{more}; pass lenient=True (--lenient) to skip them")
+        raise FER2013FormatError(f"{problems[0]}{more}; pass lenient=True to skip them "
+                                 "(`data check` lists them all)")
     return FER2013(images=np.stack(images) if images else np.zeros((0, 48, 48), np.uint8),
                    labels=np.array(labels, dtype=np.int64), usage=np.array(usage, dtype=str),
                    rows=np.array(rows, dtype=np.int64), source=str(path), problems=problems)
@@ -378,6 +381,10 @@ def load_fer2013(path, *, lenient: bool = False, ferplus=None, cache: bool = Tru
 
     cache_file = Path(cache_dir or default_cache_dir()) / f"fer2013-{_cache_key(path, lenient)}.npz"
     ds = _load_cache(cache_file) if cache and cache_file.exists() else None
+    if ds is not None:   # the cache may have been written for another spelling of the path
+        for p in ds.problems:
+            p.source = str(path) if p.source == ds.source else p.source
+        ds.source = str(path)
     if ds is None:
         ds = _parse_folder(path, lenient) if path.is_dir() else _parse_csv(path, lenient)
         if cache:

@@ -72,17 +72,19 @@ class FaceDetector:
             if self._haar.empty():
                 raise RuntimeError(f"cannot load the Haar cascade {path}")
 
-    def detect(self, gray: np.ndarray) -> list:
+    def detect(self, gray: np.ndarray, min_size: int | None = None) -> list:
         """Faces in ``gray`` (grey, BGR or BGRA) as ``[((x, y, w, h), score), ...]``, left to right.
 
         Boxes are clipped to the image. Scores: BlazeFace's face probability,
         dlib's SVM margin for HOG, the number of merged neighbour detections for Haar.
+        ``min_size``: this call's smallest face side (default: the detector's ``min_size``).
         """
+        min_size = self.min_size if min_size is None else int(min_size)
         if self.method == "blazeface":   # reads colour where there is colour
             img = np.asarray(gray)
             out = [(dlib_like_box(d["box"]), d["score"]) for d in self._blaze.detect_full(img)
                    if d["score"] >= BLAZE_SURE or self._verifier.predict(img, d["box"], refine=False)[1] >= 0.5]
-            return [(b, s) for b, s in out if min(b[2], b[3]) >= self.min_size]
+            return [(b, s) for b, s in out if min(b[2], b[3]) >= min_size]
         img = _gray(gray)
         out = []
         if self.method == "hog":
@@ -94,7 +96,7 @@ class FaceDetector:
             f = 2 ** self.upsample
             src = cv2.resize(img, None, fx=f, fy=f) if f > 1 else img
             boxes, _, weights = self._haar.detectMultiScale3(
-                src, scaleFactor=1.1, minNeighbors=5, minSize=(self.min_size * f, self.min_size * f),
+                src, scaleFactor=1.1, minNeighbors=5, minSize=(min_size * f, min_size * f),
                 outputRejectLevels=True)
             for (x, y, w, h), s in zip(boxes, np.ravel(weights) if len(boxes) else []):
                 out.append(((int(x / f), int(y / f), int(w / f), int(h / f)), float(s)))
@@ -103,7 +105,7 @@ class FaceDetector:
         for (x, y, w, h), s in out:
             x0, y0 = max(int(x), 0), max(int(y), 0)
             x1, y1 = min(int(x + w), w_img), min(int(y + h), h_img)
-            if min(x1 - x0, y1 - y0) >= self.min_size:
+            if min(x1 - x0, y1 - y0) >= min_size:
                 kept.append(((x0, y0, x1 - x0, y1 - y0), s))
         return sorted(kept, key=lambda b: b[0][0])
 
@@ -152,7 +154,6 @@ class LandmarkPredictor:
         self._rect = dlib.rectangle
         self.crop_upsample = int(crop_upsample)
         self._det = None
-        self.last_crop_info: dict = {}
 
     def _shape(self, img: np.ndarray, left, top, right, bottom) -> np.ndarray:
         sh = self._sp(img, self._rect(int(round(left)), int(round(top)), int(round(right)), int(round(bottom))))
@@ -188,13 +189,18 @@ class LandmarkPredictor:
         return (lm2 @ inv[:, :2].T + inv[:, 2]).astype(np.float32)
 
     def predict_crop(self, face48: np.ndarray, detect: bool = True) -> np.ndarray:
-        """68 landmarks of a pre-cropped face, in the crop's own pixel coordinates.
+        """68 landmarks of a pre-cropped face, in the crop's own pixel coordinates
+        (``predict_crop_info`` also says how they were found)."""
+        return self.predict_crop_info(face48, detect)[0]
+
+    def predict_crop_info(self, face48: np.ndarray, detect: bool = True) -> tuple[np.ndarray, dict]:
+        """``(landmarks (68, 2), info)`` of a pre-cropped face, in the crop's own pixels.
 
         The crop is padded (replicated border, so a chin at the edge stays in view)
         and upsampled ``crop_upsample`` times; dlib's HOG detector then places the
         box as in training, and where it finds no face the usual FER2013 box
-        (``FER_DEFAULT_BOX``, scaled to the crop) is used.  ``last_crop_info``
-        says which: ``{"detected": bool, "score": float, "residual": float}``.
+        (``FER_DEFAULT_BOX``, scaled to the crop) is used.  ``info`` says which:
+        ``{"detected": bool, "score": float, "residual": float}``.
         """
         import cv2
         img = _gray(face48)
@@ -224,8 +230,7 @@ class LandmarkPredictor:
         lm = self._shape(big, *box) / u - pad
         lm = lm.astype(np.float32)
         # residual in 48-px canonical units (a shape check, independent of the crop size)
-        self.last_crop_info = {"detected": detected, "score": score, "residual": shape_residual(lm)}
-        return lm
+        return lm, {"detected": detected, "score": score, "residual": shape_residual(lm)}
 
     def predict_crops(self, faces, progress: bool = False):
         """``predict_crop`` over a stack of crops.
@@ -242,9 +247,8 @@ class LandmarkPredictor:
             from tqdm import tqdm
             it = tqdm(it, desc="landmarks", unit="face")
         for i in it:
-            lm[i] = self.predict_crop(faces[i])
-            det[i] = self.last_crop_info["detected"]
-            res[i] = self.last_crop_info["residual"]
+            lm[i], info = self.predict_crop_info(faces[i])
+            det[i], res[i] = info["detected"], info["residual"]
         return lm, det, res
 
 

@@ -1,7 +1,7 @@
 """The realtime loop behind ``python cli.py live``, and the overlay it draws.
 
 For every frame of a webcam, video file or stream: analyse the faces
-(:class:`~fer_au.analyzer.FaceStream`: persistent ids, detection every k-th
+(:class:`~fer_au.stream.FaceStream`: persistent ids, detection every k-th
 frame with landmark following in between, optional emotion smoothing), draw
 each face's box and id, top emotion with probability bars and strongest AUs,
 plus an FPS counter; show it in a window (q or Esc quits, s saves a
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .labels import FER7
-from .media import MediaError, open_video, video_info
+from .media import FrameClock, MediaError, open_video, video_info
 
 WINDOW = "fer_au live"
 
@@ -178,6 +178,18 @@ def parse_source(source):
     return int(s) if s.isdigit() else s
 
 
+def _check_output(output) -> None:
+    """One line now, instead of a failed writer after the first frame."""
+    out = Path(output)
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir():
+        raise MediaError(f"{output}: cannot write the video there, the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise MediaError(f"{output}: cannot write the video there, the folder {folder} is not writable")
+    if out.suffix.lower() not in (".mp4", ".avi", ".mov", ".mkv", ".m4v"):
+        raise MediaError(f"{output}: give the annotated video a .mp4 or .avi name")
+
+
 def run_live(source, analyzer, *, display: bool = True, output=None, csv=None, smooth: float = 0.0,
              detect_every: int = 3, au_baseline: str = "population", max_frames: int | None = None,
              snapshot_dir=".",
@@ -189,7 +201,7 @@ def run_live(source, analyzer, *, display: bool = True, output=None, csv=None, s
     """
     import cv2
 
-    from .analyzer import FaceStream
+    from .stream import FaceStream
     from .output import CSVWriter, rows_for
 
     try:
@@ -200,6 +212,8 @@ def run_live(source, analyzer, *, display: bool = True, output=None, csv=None, s
     if display and not display_available():
         raise MediaError("no display to show the window on (DISPLAY is not set); "
                          "use --no-display (with --output/--csv) to run headless")
+    if output:      # fail before the first frame, not after it
+        _check_output(output)
     src = parse_source(source)
     cap = open_video(src)
     if isinstance(src, int):
@@ -213,6 +227,8 @@ def run_live(source, analyzer, *, display: bool = True, output=None, csv=None, s
 
     stream = FaceStream(analyzer, detect_every=detect_every, smooth=smooth, au_baseline=au_baseline)
     models = analyzer.model_names()
+    clock = FrameClock(fps_src) if is_file else None   # a file's own times; else the wall clock
+    warned = False
     writer = None
     table = None
     summary = LiveSummary(output=str(output) if output else None, csv=str(csv) if csv else None)
@@ -231,10 +247,14 @@ def run_live(source, analyzer, *, display: bool = True, output=None, csv=None, s
                 break
             t_frame = time.perf_counter()
             faces = stream.process(frame)
-            approx = frame_index / fps_src if (is_file and fps_src) else t_frame - t_start
+            approx = clock(cap, frame_index) if clock is not None else t_frame - t_start
+            warning = clock.fallback if clock is not None else ""
+            if warning and not warned:
+                warned = True
+                log(f"warning: {source_name}: {warning}")
             if table is not None:
                 table.write_rows(rows_for(source_name, faces, frame=frame_index, approx_time=approx,
-                                          models=models))
+                                          models=models, warning=warning))
             draw_overlay(frame, faces, fps_ema, AU_NAMES,
                          hint="q quit  s snapshot" if display else None)
             if output:

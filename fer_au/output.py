@@ -16,21 +16,36 @@ Columns, in order (units in brackets)::
     anger..neutral   emotion probabilities of the main emotion model (sum 1)
     au_anger..au_neutral   emotion probabilities of the AU-XGBoost model (sum 1)
     face_model, landmark_model, au_model, emotion_model, au_emotion_model   which models made the row
-    error            empty, or one line saying why this input could not be analysed
+    error            empty, or one line saying why this input could not be analysed (or, on
+                     the row after a video's last frame, why it stopped early)
+    warning          empty, or what was odd about a row that was analysed (a JPEG oddity the
+                     decoder reported; video times made from frame index / fps because the
+                     container has no presentation times)
 
 An image or frame without a face still gets a row (face columns empty) so
 nothing is silently lost; an input that cannot be read gets a row with
 ``error`` set.
+
+--resume's journal: beside ``results.csv`` the writer keeps ``results.csv.journal``,
+one JSON line per unit of work whose rows are all on disk (an image with all its
+faces and frames, a video frame, a video's end, an error row), with the CSV's size
+after it.  Resuming cuts the CSV back to the last size the journal vouches for
+(dropping half-written lines and the rows of an input written only in part) and
+skips what the journal lists.  The journal is deleted when a run finishes; a CSV
+without one is judged by its rows.
 """
 from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from .labels import FER7
+from .errors import FerAuError
 
 META_COLUMNS = ["input", "frame", "approx_time", "face_id"]
 FACE_COLUMNS = ["FaceRectX", "FaceRectY", "FaceRectWidth", "FaceRectHeight", "FaceScore"]
@@ -40,6 +55,9 @@ EMOTION_COLUMNS = list(FER7)
 AU_EMOTION_COLUMNS = [f"au_{e}" for e in FER7]
 MODEL_COLUMNS = ["face_model", "landmark_model", "au_model", "emotion_model", "au_emotion_model"]
 ERROR_COLUMN = "error"
+WARNING_COLUMN = "warning"
+OPTIONAL_COLUMNS = (WARNING_COLUMN,)   # a CSV written before they existed can still be resumed
+JOURNAL_SUFFIX = ".journal"
 
 
 def default_au_codes() -> list[str]:
@@ -51,7 +69,7 @@ def columns(au_codes=None) -> list[str]:
     """The full column list, in order."""
     au_codes = default_au_codes() if au_codes is None else list(au_codes)
     return (META_COLUMNS + FACE_COLUMNS + LANDMARK_COLUMNS + POSE_COLUMNS + au_codes
-            + EMOTION_COLUMNS + AU_EMOTION_COLUMNS + MODEL_COLUMNS + [ERROR_COLUMN])
+            + EMOTION_COLUMNS + AU_EMOTION_COLUMNS + MODEL_COLUMNS + [ERROR_COLUMN, WARNING_COLUMN])
 
 
 def _fmt(value, digits: int) -> str:
@@ -91,10 +109,12 @@ def face_cells(face) -> dict:
     return cells
 
 
-def rows_for(input_name, faces, *, frame=0, approx_time=None, models=None, error="") -> list[dict]:
+def rows_for(input_name, faces, *, frame=0, approx_time=None, models=None, error="",
+             warning="") -> list[dict]:
     """Rows for one image or frame: one per face, or one with empty face columns."""
     base = {"input": str(input_name), "frame": str(int(frame)),
-            "approx_time": _fmt(approx_time, 3), ERROR_COLUMN: error or ""}
+            "approx_time": _fmt(approx_time, 3), ERROR_COLUMN: error or "",
+            WARNING_COLUMN: " ".join(str(warning or "").split())}
     base.update({k: (v or "") for k, v in (models or {}).items()})
     if not faces:
         return [dict(base, face_id="")]
@@ -110,51 +130,145 @@ def error_row(input_name, message: str, frame=0) -> dict:
             ERROR_COLUMN: " ".join(str(message).split())}
 
 
+class OutputError(FerAuError, RuntimeError):
+    """The CSV (or its journal) could not be written: disk full, file-size limit, ...
+    The rows of the unit being written were removed again, so what the file holds is
+    whole; ``errno`` is the OS's."""
+
+    def __init__(self, message: str, errno: int | None = None):
+        super().__init__(message)
+        self.errno = errno
+
+
+@dataclass
+class Progress:
+    """What a results CSV already holds of one input (for --resume)."""
+    done: bool = False            # all its rows are there (an image, an error, a finished video)
+    last_frame: int = -1          # a video: the last frame whose rows are all there
+    last_time: float | None = None  # ... and its time, to check a seek against
+
+
+def journal_path(csv_path) -> Path:
+    return Path(str(csv_path) + JOURNAL_SUFFIX)
+
+
 class CSVWriter:
-    """Append rows to a CSV as they are produced, flushing after every batch, so a
-    crash or Ctrl-C loses nothing already written.
+    """Append rows to a CSV as they are produced, each batch in one write, so a crash or
+    Ctrl-C loses nothing already written.
 
     With ``resume=True`` an existing file is continued (its header must match);
-    otherwise it is replaced.  A last line cut short by a crash is removed.
+    otherwise it is replaced.  With ``journal=True`` a unit of work counts as done only
+    once ``write_rows(rows, done=...)`` has put all its rows on disk and recorded it in
+    the journal (module docstring); ``progress`` then says, per input key, what a
+    resumed file already holds.  Without a journal a last line cut short by a crash is
+    removed.  A failed write (disk full) removes what the unit had written so far and
+    raises :class:`OutputError`.
     """
 
-    def __init__(self, path, cols, resume: bool = False):
+    def __init__(self, path, cols, resume: bool = False, journal: bool = False):
         self.path = Path(path)
         self.columns = list(cols)
-        self.rows_written = 0
-        exists = self.path.exists() and self.path.stat().st_size > 0
+        self.rows_written = 0      # this run, on disk
+        self.rows_committed = 0    # this run, on disk and (with a journal) recorded as done
+        self.progress: dict[str, Progress] = {}
+        self._extras = "raise"
+        self._journal = None
+        jpath = journal_path(self.path)
+        # a file whose header line was cut short (killed at once) holds nothing to keep
+        exists = self.path.exists() and self.path.stat().st_size > 0 and _has_whole_line(self.path)
         if resume and exists:
             header = _read_header(self.path)
             if header != self.columns:
-                missing = [c for c in self.columns if c not in header]
-                extra = [c for c in header if c not in self.columns]
-                raise ValueError(
-                    f"{self.path}: cannot resume, its columns differ from this run's "
-                    f"(missing {missing[:3]}{'...' if len(missing) > 3 else ''}, extra "
-                    f"{extra[:3]}{'...' if len(extra) > 3 else ''}); use another -o file")
-            _drop_partial_last_line(self.path)
-            self._fh = open(self.path, "a", newline="", encoding="utf-8")
+                if [c for c in self.columns if c not in OPTIONAL_COLUMNS] != header:
+                    missing = [c for c in self.columns if c not in header]
+                    extra = [c for c in header if c not in self.columns]
+                    raise ValueError(
+                        f"{self.path}: cannot resume, its columns differ from this run's "
+                        f"(missing {missing[:3]}{'...' if len(missing) > 3 else ''}, extra "
+                        f"{extra[:3]}{'...' if len(extra) > 3 else ''}); use another -o file")
+                self.columns, self._extras = header, "ignore"   # an older file: no warning column
+            if journal and jpath.exists():
+                self.progress, keep, jkeep = read_journal(jpath, self.path)
+                os.truncate(self.path, keep)       # half-written lines, rows of a unfinished unit
+                os.truncate(jpath, jkeep)          # a journal line cut short
+            else:
+                _drop_partial_last_line(self.path)
+                if journal:
+                    self.progress = scan_csv(self.path)
+            self._fh = open(self.path, "ab", buffering=0)
         else:
             if self.path.parent and not self.path.parent.exists():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "w", newline="", encoding="utf-8")
-            csv.writer(self._fh).writerow(self.columns)
-            self._fh.flush()
+            self._fh = open(self.path, "wb", buffering=0)
+            if jpath.exists():
+                jpath.unlink()                     # a stale journal would describe another file
+            try:
+                _write_all(self._fh, self._encode_header())
+            except OSError as exc:
+                self._fh.close()
+                raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}", exc.errno) from None
+        self.size = self.committed = os.fstat(self._fh.fileno()).st_size
+        if journal:
+            try:
+                fresh = not jpath.exists()
+                self._journal = open(jpath, "ab", buffering=0)
+                if fresh:   # what the CSV already holds, so that a later resume needs only the journal
+                    entries = [{"kind": "base"}] + [_progress_entry(k, p) for k, p in self.progress.items()]
+                    self._journal_write("".join(json.dumps(dict(e, at=self.size)) + "\n" for e in entries))
+                self._jcommitted = os.fstat(self._journal.fileno()).st_size
+            except OSError as exc:
+                self._fh.close()
+                raise OutputError(f"cannot write {jpath}: {exc.strerror or exc}", exc.errno) from None
 
-    def write_rows(self, rows) -> None:
-        """Write the rows of one image or frame in a single write, then flush: a frame's
-        faces reach the file together or not at all."""
+    def _encode_header(self) -> bytes:
         buf = io.StringIO()
-        w = csv.DictWriter(buf, self.columns, restval="", extrasaction="raise")
+        csv.writer(buf).writerow(self.columns)
+        return buf.getvalue().encode("utf-8")
+
+    def _journal_write(self, text: str) -> None:
+        _write_all(self._journal, text.encode("utf-8"))
+
+    def write_rows(self, rows, done: dict | None = None) -> None:
+        """Write the rows of one image or frame in a single write: a frame's faces reach
+        the file together.  ``done`` (with a journal): the unit these rows complete,
+        ``{"kind": "input"|"frame"|"end", "input": key, "frame": i, "time": t}``; it is
+        recorded once the rows are on disk."""
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, self.columns, restval="", extrasaction=self._extras)
         for r in rows:
             w.writerow(r)
-        self._fh.write(buf.getvalue())
-        self._fh.flush()
-        self.rows_written += len(rows)
+        data = buf.getvalue().encode("utf-8")
+        try:
+            _write_all(self._fh, data)
+            self.size += len(data)
+            self.rows_written += len(rows)
+            if self._journal is not None and done is not None:
+                self._journal_write(json.dumps(dict(done, at=self.size)) + "\n")
+                self._jcommitted = os.fstat(self._journal.fileno()).st_size
+        except OSError as exc:
+            self.rollback()
+            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}", exc.errno) from None
+        if self._journal is None or done is not None:
+            self.committed = self.size
+            self.rows_committed = self.rows_written
 
-    def close(self) -> None:
+    def rollback(self) -> None:
+        """Cut the CSV (and journal) back to the last unit recorded as done.  Truncating
+        needs no free space, so this works on a full disk."""
+        os.ftruncate(self._fh.fileno(), self.committed)
+        self.size = self.committed
+        self.rows_written = self.rows_committed
+        if self._journal is not None:
+            os.ftruncate(self._journal.fileno(), self._jcommitted)
+
+    def close(self, finished: bool = False) -> None:
+        """Close the file.  ``finished``: the run is complete, so its journal has no more
+        use and is deleted (a later --resume judges the CSV by its rows)."""
+        if self._journal is not None and not self._journal.closed:
+            self._journal.close()
+            if finished:
+                journal_path(self.path).unlink(missing_ok=True)
         if not self._fh.closed:
-            self._fh.flush()
             try:
                 os.fsync(self._fh.fileno())
             except OSError:
@@ -166,6 +280,91 @@ class CSVWriter:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _write_all(fh, data: bytes) -> None:
+    """Write all of ``data`` to an unbuffered file (a raw write may take only part)."""
+    view = memoryview(data)
+    while view:
+        n = fh.write(view)
+        view = view[n:]
+
+
+def _progress_entry(key: str, p: Progress) -> dict:
+    if p.done:
+        return {"kind": "input", "input": key}
+    return {"kind": "frame", "input": key, "frame": p.last_frame, "time": p.last_time}
+
+
+def read_journal(jpath, csv_path) -> tuple[dict[str, Progress], int, int]:
+    """``(progress per input, CSV bytes the journal vouches for, journal bytes in whole
+    lines)``.  A last line cut short is ignored."""
+    jpath, csv_path = Path(jpath), Path(csv_path)
+    data = jpath.read_bytes()
+    progress: dict[str, Progress] = {}
+    at, whole, pos = None, 0, 0
+    for line in data.split(b"\n")[:-1]:   # what follows the last newline was cut short
+        pos += len(line) + 1
+        try:
+            e = json.loads(line)
+            at_here = int(e["at"])
+        except (ValueError, KeyError, TypeError):
+            break           # a damaged line: trust nothing after it
+        at, whole = at_here, pos
+        kind, key = e.get("kind"), e.get("input")
+        if kind in ("input", "end"):
+            progress[key] = Progress(done=True)
+        elif kind == "frame":
+            p = progress.setdefault(key, Progress())
+            p.last_frame, p.last_time = int(e["frame"]), e.get("time")
+    if at is None:
+        raise ValueError(f"{jpath}: cannot resume, this journal is empty or damaged; "
+                         "rerun without --resume to start afresh")
+    if csv_path.stat().st_size < at:
+        raise ValueError(f"{csv_path}: cannot resume, it is shorter than {jpath.name} says (it was changed "
+                         "since); rerun without --resume to start afresh")
+    return progress, at, whole
+
+
+def scan_csv(path) -> dict[str, Progress]:
+    """--resume without a journal (a finished run, or a file from an older version): an
+    input with rows counts as done, except a video without an error row, which is
+    continued after its last frame (and is done when no frame follows)."""
+    from .media import input_key, media_kind
+
+    progress: dict[str, Progress] = {}
+    path = Path(path)
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, [])
+        if "input" not in header or "frame" not in header:
+            raise ValueError(f"{path}: cannot resume, it is not a fer_au results CSV (no input/frame columns)")
+        i_in, i_fr = header.index("input"), header.index("frame")
+        i_t = header.index("approx_time") if "approx_time" in header else None
+        i_err = header.index(ERROR_COLUMN) if ERROR_COLUMN in header else None
+        for row in reader:
+            if len(row) != len(header):
+                continue
+            key = input_key(row[i_in])
+            p = progress.setdefault(key, Progress(done=media_kind(row[i_in]) != "video"))
+            if i_err is not None and row[i_err]:
+                p.done = True
+            try:
+                f = int(row[i_fr] or 0)
+            except ValueError:
+                continue
+            if f >= p.last_frame:
+                p.last_frame = f
+                try:
+                    p.last_time = float(row[i_t]) if i_t is not None and row[i_t] else None
+                except ValueError:
+                    p.last_time = None
+    return progress
+
+
+def _has_whole_line(path) -> bool:
+    with open(path, "rb") as fh:
+        return b"\n" in fh.read(1 << 16)
 
 
 def _read_header(path) -> list[str]:
@@ -196,30 +395,3 @@ def _drop_partial_last_line(path) -> None:
                 return
             pos = start
         fh.truncate(0)
-
-
-def done_inputs(path) -> dict[str, tuple[int, bool]]:
-    """For --resume: ``{input: (last frame written, had an error row)}`` for every
-    input already in the CSV.  Reads the file a line at a time."""
-    path = Path(path)
-    done: dict[str, tuple[int, bool]] = {}
-    if not path.exists() or path.stat().st_size == 0:
-        return done
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, [])
-        if "input" not in header or "frame" not in header:
-            raise ValueError(f"{path}: cannot resume, it is not a fer_au results CSV (no input/frame columns)")
-        i_in, i_fr = header.index("input"), header.index("frame")
-        i_err = header.index(ERROR_COLUMN) if ERROR_COLUMN in header else None
-        for row in reader:
-            if len(row) != len(header):
-                continue  # a line cut short by a crash; CSVWriter drops it
-            try:
-                f = int(row[i_fr] or 0)
-            except ValueError:
-                f = 0
-            err = bool(i_err is not None and row[i_err])
-            last, had_err = done.get(row[i_in], (-1, False))
-            done[row[i_in]] = (max(last, f), had_err or err)
-    return done

@@ -125,7 +125,7 @@ class EmotionSmoother:
 
     def __init__(self, weight: float = 0.0):
         if not 0.0 <= weight < 1.0:
-            raise ValueError(f"--smooth must be in [0, 1), got {weight}")
+            raise ValueError(f"smooth must be in [0, 1), got {weight}")
         self.weight = weight
         self._state: dict[tuple, np.ndarray] = {}
 

@@ -168,7 +168,7 @@ def test_haar_detector_and_detect_size(astronaut):
 
 
 def test_face_stream_keeps_ids_and_detect_every_agrees(analyzer):
-    from fer_au.analyzer import FaceStream
+    from fer_au.stream import FaceStream
     from fer_au.media import iter_video
 
     video = SAMPLES_DIR / "two_faces.mp4"
@@ -194,7 +194,7 @@ def test_face_stream_running_au_baseline(analyzer, astronaut):
     """au_baseline='running': a face's AUs are measured from its own running median. A face
     that holds its expression (here, 32 identical frames of a smile) reads as the population
     baseline says until 30 frames are seen, then as its own neutral: every AU drops to 0."""
-    from fer_au.analyzer import FaceStream
+    from fer_au.stream import FaceStream
 
     still = analyzer.analyze(astronaut, color="rgb")[0]
     assert still.aus["AU12"] > 1.0                        # she smiles, by the population baseline
@@ -212,15 +212,17 @@ def test_face_stream_running_au_baseline(analyzer, astronaut):
 
 def test_analyze_paths_table_and_csv(analyzer, tmp_path):
     paths = [SAMPLES_DIR / "group.jpg", SAMPLES_DIR / "no_face.jpg"]
-    table = analyzer.analyze_paths(paths)
+    from fer_au import analyze_paths
+    from fer_au.batch import run_batch
+    table = analyze_paths(paths, analyzer=analyzer)
     assert list(table.columns) == analyzer.columns() and len(table) == 5
     assert table["face_id"].tolist()[:4] == [0, 1, 2, 3] and np.isnan(table["face_id"].iloc[4])
     assert table["FaceRectX"].dtype.kind == "f" and table["input"].tolist()[0] == str(paths[0])
     csv = tmp_path / "t.csv"
-    from_disk = analyzer.analyze_paths(paths, csv=csv)
+    from_disk = analyze_paths(paths, csv=csv, analyzer=analyzer)
     assert csv.exists() and len(from_disk) == 5
     pd.testing.assert_frame_equal(from_disk, table)
-    summary = analyzer.analyze_paths([SAMPLES_DIR / "two_faces.mp4"], csv=csv, every=50, return_table=False)
+    summary = run_batch([SAMPLES_DIR / "two_faces.mp4"], csv=csv, every=50, analyzer=analyzer)
     assert summary.frames == 2 and summary.faces == 4 and summary.errors == 0
 
 

@@ -94,7 +94,9 @@ def test_model_contract(small_model, bars):
     _, ytr, Xte, yte = bars
     m = small_model
     assert m.n_train_ == len(ytr)
-    np.testing.assert_array_equal(m.classes_, [0, 3, 6])
+    # classes_ names predict_proba's columns: always the 7 fer7 codes; the trained ones apart
+    np.testing.assert_array_equal(m.classes_, np.arange(7))
+    np.testing.assert_array_equal(m.trained_classes_, [0, 3, 6])
     assert m.gamma_ > 0
     p = m.predict_proba(Xte)
     assert p.shape == (len(Xte), len(FER7))
@@ -221,7 +223,7 @@ def test_folded_head_equals_nystroem_plus_logistic_regression(small_model, bars)
     Z, Zte = m._project(m.featurize(Xtr)), m._project(m.featurize(Xte))
     kmap = Nystroem(gamma=m.gamma_, n_components=m.n_components, random_state=m.random_state).fit(Z)
     lr = LogisticRegression(C=m.C, max_iter=300, tol=1e-3).fit(kmap.transform(Z), ytr)
-    np.testing.assert_allclose(m.predict_proba(Xte)[:, m.classes_],
+    np.testing.assert_allclose(m.predict_proba(Xte)[:, m.trained_classes_],
                                lr.predict_proba(kmap.transform(Zte)), atol=2e-3)
     assert m.landmarks_.shape == (m.n_components, m.pca_.n_components_)
     assert m.coef_.shape == (m.n_components, 3)
@@ -249,7 +251,8 @@ def test_capped_pca_fits_small_data():
 def test_flip_test_averages_the_mirror(small_model, bars):
     _, _, Xte, _ = bars
     m = clone(small_model).set_params(flip_test=True)
-    for attr in ("features_", "scaler_", "pca_", "landmarks_", "coef_", "intercept_", "gamma_", "classes_"):
+    for attr in ("features_", "scaler_", "pca_", "landmarks_", "coef_", "intercept_", "gamma_", "classes_",
+                 "trained_classes_"):
         setattr(m, attr, getattr(small_model, attr))
     one = small_model.predict_proba(Xte)
     mirrored = small_model.predict_proba(Xte[:, :, ::-1])

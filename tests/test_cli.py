@@ -21,7 +21,7 @@ def cli(*args, cwd=REPO):
 def test_help_lists_every_subcommand():
     r = cli("--help")
     assert r.returncode == 0
-    for sub in ("demo", "analyze", "live", "train", "evaluate", "data", "models"):
+    for sub in ("demo", "analyze", "report", "live", "train", "evaluate", "data", "models"):
         assert sub in r.stdout
 
 

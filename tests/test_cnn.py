@@ -83,7 +83,7 @@ def test_bfloat16_inference_matches_float32():
     exact = cnn.EmotionCNN(model, tta=True).predict_proba(x)
     half = cnn.EmotionCNN(model, tta=True, precision="bfloat16")
     p = half.predict_proba(x)
-    assert half.precision == "bfloat16" and p.dtype == np.float32
+    assert half.precision == "bfloat16" and p.dtype == np.float64   # the contract: float64 rows
     assert half.inference_model.get_layer("conv1_0").compute_dtype == "bfloat16"
     # the layer that sees raw pixels, and the head, stay float32
     assert half.inference_model.get_layer("conv0_0").compute_dtype == "float32"

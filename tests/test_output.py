@@ -7,10 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_au.analyzer import Face
+from fer_au.face import Face
 from fer_au.aus import AU_CODES
 from fer_au.labels import FER7
-from fer_au.output import (CSVWriter, ERROR_COLUMN, columns, done_inputs, error_row, rows_for)
+from fer_au.media import input_key
+from fer_au.output import CSVWriter, ERROR_COLUMN, columns, error_row, rows_for, scan_csv
 
 
 def make_face(fid=0, x=10):
@@ -34,7 +35,7 @@ def test_columns_are_py_feat_names_in_order():
     assert cols[j + 7:j + 14] == [f"au_{e}" for e in FER7]
     for c in ("face_model", "landmark_model", "au_model", "emotion_model", "au_emotion_model"):
         assert c in cols
-    assert cols[-1] == ERROR_COLUMN
+    assert cols[-2:] == [ERROR_COLUMN, "warning"]     # warning: added later, last
     assert len(cols) == len(set(cols))
 
 
@@ -83,8 +84,9 @@ def test_resume_keeps_rows_and_drops_a_half_written_line(tmp_path):
         w.write_rows([error_row("bad.jpg", "bad.jpg: corrupt")])
     with open(path, "a") as fh:
         fh.write("v.mp4,20,0.8,0,12,3")      # a crash in the middle of a row
-    done = done_inputs(path)
-    assert done == {"a.jpg": (0, False), "v.mp4": (10, False), "bad.jpg": (0, True)}
+    done = {k: (p.done, p.last_frame) for k, p in scan_csv(path).items()}   # the cut line is not read
+    assert done == {input_key("a.jpg"): (True, 0), input_key("v.mp4"): (False, 10),
+                    input_key("bad.jpg"): (True, 0)}
     with CSVWriter(path, cols, resume=True) as w:
         w.write_rows(rows_for("v.mp4", [make_face()], frame=20, approx_time=0.8))
     df = pd.read_csv(path)
@@ -99,7 +101,7 @@ def test_resume_refuses_another_schema_and_a_new_file_replaces(tmp_path):
     with pytest.raises(ValueError, match="columns differ"):
         CSVWriter(path, columns(), resume=True)
     with pytest.raises(ValueError, match="not a fer_au results CSV"):
-        done_inputs(path)
+        scan_csv(path)
     with CSVWriter(path, columns()) as w:       # no resume: start afresh
         w.write_rows(rows_for("a.jpg", []))
     assert pd.read_csv(path).shape == (1, len(columns()))

@@ -16,7 +16,7 @@ STORED = json.loads((zoo.MODELS_DIR / "metrics.json").read_text()) if (zoo.MODEL
 
 
 def test_every_registered_model_is_shipped_and_measured():
-    for name, (_, files) in zoo.REGISTRY.items():
+    for name, (_, files, _) in zoo.REGISTRY.items():
         manifest = zoo.read_manifest()
         for f in files:
             assert (zoo.MODELS_DIR / f).exists(), f"{name}: {f} is registered but not shipped"
@@ -37,7 +37,7 @@ def test_shipped_model_matches_its_card(name, fer):
 
 
 def test_corrupted_model_file_is_refused(tmp_path):
-    for name, (_, files) in zoo.REGISTRY.items():
+    for name, (_, files, _) in zoo.REGISTRY.items():
         if all((zoo.MODELS_DIR / f).exists() for f in files):
             break
     else:

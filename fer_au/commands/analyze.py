@@ -28,11 +28,11 @@ def add_model_options(p, *, detect_every_default: int = 1) -> None:
                    help="video: run the detector on every K-th analysed frame and follow faces by their "
                         f"landmarks in between (default {detect_every_default})")
     from ..zoo import REGISTRY
-    pixel_names = ", ".join(f"'{n}'" for n in REGISTRY if not n.startswith("au"))
+    pixel_names = ", ".join(f"'{n}'" for n, e in REGISTRY.items() if e.input == "crop48")
     g.add_argument("--emotion-model", default="cnn", metavar="NAME",
                    help=f"main emotion model, on the aligned 48x48 face: one of {pixel_names} "
                         "(default 'cnn'), or 'none'")
-    au_names = ", ".join(f"'{n}'" for n in REGISTRY if n.startswith("au"))
+    au_names = ", ".join(f"'{n}'" for n, e in REGISTRY.items() if e.input.startswith("landmarks"))
     g.add_argument("--au-model", default="au", metavar="NAME",
                    help=f"AU-path emotion model (XGBoost): one of {au_names} (default 'au': on AU "
                         "intensities alone), or 'none'")
@@ -60,7 +60,8 @@ def add_parser(sub):
                     "gets a row; an unreadable input gets a row with the 'error' column set. Rows are "
                     "written as they are produced, so an interrupted run loses nothing: rerun with "
                     "--resume to continue. Exit status: 0 all inputs analysed, 1 some failed, "
-                    "2 nothing could run (bad options, missing models).")
+                    "2 nothing could run (bad options, missing models), 3 the CSV could not be "
+                    "written (disk full; --resume continues), 130 interrupted.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image or video files, or folders of them")
     p.add_argument("-o", "--output", default="results.csv", metavar="CSV",
                    help="where to write the rows (default results.csv)")
@@ -71,8 +72,13 @@ def add_parser(sub):
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="analyse images in N processes (each loads the models once; default 1)")
     p.add_argument("--resume", action="store_true",
-                   help="keep the rows already in the CSV and skip the inputs they cover "
-                        "(a video continues after its last written frame)")
+                   help="keep the rows already in the CSV and skip the inputs whose rows are all "
+                        "there (a video continues after its last written frame); inputs are matched "
+                        "by resolved path, and what is complete is read from CSV.journal")
+    p.add_argument("--identities", nargs="?", const="input", choices=["input", "run"], default=None,
+                   help="add a 'person' column from face descriptors (dlib's face-recognition ResNet): "
+                        "the same person keeps one id through cuts and exits within each input, or, "
+                        "with '--identities run', across all inputs of the run")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("-q", "--quiet", action="store_true", help="only errors and the summary")
     add_model_options(p)
@@ -81,18 +87,13 @@ def add_parser(sub):
 
 def run(args) -> int:
     _single_threaded_blas()
-    from ..analyzer import ModelUnavailableError
     from ..batch import run_batch
 
     kwargs = analyzer_kwargs(args)
     analyzer = None
     if args.workers <= 1:
-        try:
-            from ..analyzer import FaceAnalyzer
-            analyzer = FaceAnalyzer(**kwargs)
-        except ModelUnavailableError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+        from ..analyzer import FaceAnalyzer
+        analyzer = FaceAnalyzer(**kwargs)      # a missing model: one line and exit 2 (cli.main)
     else:
         # Fail fast (and in one line) if a model is missing, before spawning workers.
         problem = _check_models(kwargs)
@@ -103,9 +104,15 @@ def run(args) -> int:
                         crops=args.crops, workers=args.workers, resume=args.resume,
                         progress=not args.no_progress and not args.quiet,
                         detect_every=args.detect_every, au_baseline=args.au_baseline,
-                        analyzer=analyzer, analyzer_kwargs=kwargs)
+                        analyzer=analyzer, analyzer_kwargs=kwargs, identities=args.identities)
     print(f"{args.output}: {summary.rows_written} row(s) written", file=sys.stderr if args.quiet else sys.stdout)
     print(summary.line())
+    if summary.write_error:
+        print(f"error: {summary.write_error}; the run stopped. Kept: {summary.rows_written} row(s) written in "
+              f"this run, for {summary.finished} input(s) complete (rows of the one being written were "
+              f"removed, so every row in the file is whole). Free some space (or raise the file-size "
+              "limit), then rerun the same command with --resume to continue.", file=sys.stderr)
+        return 3
     if summary.skipped and not args.quiet:
         shown = ", ".join(summary.skipped[:3]) + (", ..." if len(summary.skipped) > 3 else "")
         print(f"not analysed (not an image or video suffix): {shown}")

@@ -31,27 +31,19 @@ def add_parser(sub):
 
 def run(args) -> int:
     _single_threaded_blas()
-    from ..analyzer import FaceAnalyzer, ModelUnavailableError
+    from ..analyzer import FaceAnalyzer
     from ..live import run_live
-    from ..media import MediaError
 
     if not 0.0 <= args.smooth < 1.0:
         print(f"error: --smooth must be in [0, 1), got {args.smooth}", file=sys.stderr)
         return 2
-    try:
-        analyzer = FaceAnalyzer(**analyzer_kwargs(args))
-    except ModelUnavailableError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        summary = run_live(args.source, analyzer, display=not args.no_display, output=args.output,
-                           csv=args.csv, smooth=args.smooth, detect_every=args.detect_every,
-                           au_baseline=args.au_baseline,
-                           max_frames=args.max_frames, snapshot_dir=args.snapshot_dir,
-                           realtime=True if args.realtime else None)
-    except MediaError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    # a missing model or an unreadable source: one line and exit 2 (cli.main)
+    analyzer = FaceAnalyzer(**analyzer_kwargs(args))
+    summary = run_live(args.source, analyzer, display=not args.no_display, output=args.output,
+                       csv=args.csv, smooth=args.smooth, detect_every=args.detect_every,
+                       au_baseline=args.au_baseline,
+                       max_frames=args.max_frames, snapshot_dir=args.snapshot_dir,
+                       realtime=True if args.realtime else None)
     print(summary.line())
     if args.no_display and not (args.output or args.csv):
         print("note: with --no-display and neither --output nor --csv, nothing was shown or saved")

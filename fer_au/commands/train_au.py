@@ -22,12 +22,12 @@ def add_parser(tsub):
 
 def run(args) -> int:
     from .. import zoo
-    from ..au_models import XGB_PARAMS, train_models
+    from ..au_models import train_models
     from ..data import load_fer2013
 
-    XGB_PARAMS["nthread"] = args.threads
     ds = load_fer2013(args.data)
-    res = train_models(ds, args.models_dir or zoo.MODELS_DIR, kinds=args.models, progress=True)
+    res = train_models(ds, args.models_dir or zoo.MODELS_DIR, kinds=args.models, progress=True,
+                       nthread=args.threads)
     for kind, r in res.items():
         print(f"{kind}: PrivateTest accuracy fer7 {r['fer7']:.4f}  fer6 {r['fer6']:.4f}  "
               f"(PublicTest {r['publictest']:.4f}; {r['params']})")

@@ -1,0 +1,315 @@
+"""Person ids that survive cuts, exits and files: a face descriptor per face,
+clustered by dlib's documented distance.
+
+    >>> from fer_au import FaceAnalyzer
+    >>> from fer_au.identity import cluster
+    >>> faces = [f for p in photos for f in FaceAnalyzer(identities=True).analyze(p)]
+    >>> cluster([f.descriptor for f in faces])          # one person id per face
+    >>> # command line: python cli.py analyze photos/ clip.mp4 --identities run
+
+The descriptor is dlib's face-recognition ResNet (128 numbers; weights in the
+``face_recognition_models`` package, so nothing is downloaded).  dlib documents
+that two descriptors closer than 0.6 (Euclidean) are the same person (99.38 %
+on LFW); ``THRESHOLD`` is that value.
+
+Within a run (``analyze --identities``), ``PersonRegistry`` assigns ids online:
+each face joins the nearest known person whose mean descriptor is within the
+threshold (two faces of one frame never share a person), else it starts a new
+one.  ``scope="input"`` restarts the ids with every input (a video's own
+people); ``scope="run"`` keeps them across all inputs (the same person in two
+photos or two videos gets one id).  The IoU tracker's ``face_id`` says nothing
+about who a face is - after a cut the track can continue on someone else.
+
+A descriptor is costly (0.22 s a face on this project's 2-core EPYC, under load),
+so in video ``VideoIdentities`` computes one for a face when its track is new,
+every ``every`` (25) analysed frames, and whenever the track's aligned 48-px face
+crop stops resembling its previous frame's (correlation < 0.7: a cut or a swap;
+consecutive frames of one face correlate > 0.9 in the sample video, the cut 0.4);
+in between the track keeps its person.  Photos get one descriptor per face.
+
+Within one image or frame two faces never share a person (one person is in one
+place), so a photo that shows the same face twice (group.jpg's mirrored copies)
+gets two people; ``cluster`` has no such rule.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+THRESHOLD = 0.6          # dlib's same-person distance
+PERSON_COLUMN = "person"
+
+
+# --------------------------------------------------------------- descriptors
+class FaceDescriber:
+    """dlib's face-recognition ResNet: ``describer(image, faces) -> (N, 128)``.
+
+    ``faces`` need ``box`` and 68 ``landmarks`` (``analyzer.Face``); dlib aligns
+    its 150-px chip from the landmarks itself."""
+
+    def __init__(self, model_path: str | None = None):
+        import dlib
+        if model_path is None:
+            import face_recognition_models
+            model_path = face_recognition_models.face_recognition_model_location()
+        self._dlib = dlib
+        self._net = dlib.face_recognition_model_v1(str(model_path))
+
+    def _shape(self, face):
+        d = self._dlib
+        x, y, w, h = [float(v) for v in face.box]
+        rect = d.rectangle(int(round(x)), int(round(y)), int(round(x + w)), int(round(y + h)))
+        pts = d.points()
+        for px, py in np.asarray(face.landmarks, np.float64):
+            pts.append(d.point(int(round(px)), int(round(py))))
+        return d.full_object_detection(rect, pts)
+
+    def __call__(self, image, faces) -> np.ndarray:
+        import cv2
+        if not faces:
+            return np.zeros((0, 128), np.float32)
+        img = np.asarray(image)
+        if img.ndim == 2:
+            rgb = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
+        else:   # the analyzer's images are BGR; dlib's network was trained on RGB
+            rgb = cv2.cvtColor(img[..., :3], cv2.COLOR_BGR2RGB)
+        shapes = self._dlib.full_object_detections()
+        for f in faces:
+            shapes.append(self._shape(f))
+        return np.array(self._net.compute_face_descriptor(np.ascontiguousarray(rgb), shapes), np.float32)
+
+
+_SHARED: dict = {}
+
+
+def shared_describer() -> FaceDescriber:
+    """One ``FaceDescriber`` per process (loading the network takes ~0.5 s)."""
+    if "describer" not in _SHARED:
+        _SHARED["describer"] = FaceDescriber()
+    return _SHARED["describer"]
+
+
+def describe_faces(image, faces, describer=None) -> np.ndarray:
+    """Set ``face.descriptor`` on every face of one image; returns them (N, 128)."""
+    d = (describer or shared_describer())(image, faces)
+    for f, v in zip(faces, d):
+        f.descriptor = v
+    return d
+
+
+# --------------------------------------------------------------- clustering
+def cluster(descriptors, threshold: float = THRESHOLD) -> np.ndarray:
+    """Offline: person ids 0, 1, ... (in order of first appearance) for a set of
+    descriptors, by dlib's Chinese-whispers clustering of the graph linking
+    descriptors closer than ``threshold``."""
+    import dlib
+    desc = [np.asarray(d, np.float64) for d in descriptors]
+    if not desc:
+        return np.zeros(0, int)
+    raw = dlib.chinese_whispers_clustering([dlib.vector(d.tolist()) for d in desc], float(threshold))
+    first: dict = {}
+    return np.array([first.setdefault(label, len(first)) for label in raw], int)
+
+
+class PersonRegistry:
+    """Online person ids for a stream of faces (see the module docstring).
+
+    ``assign(descriptors)`` gives one id per face of one image or frame;
+    ``label(rows)`` is the batch hook: it reads the private ``_descriptor`` /
+    ``_track`` keys ``describe_rows`` and ``VideoIdentities`` put on the rows of
+    one image or frame, removes them and fills the ``person`` column.
+    ``save``/``load`` keep the people between a run and its ``--resume``.
+    """
+
+    def __init__(self, threshold: float = THRESHOLD, scope: str = "run"):
+        if scope not in ("input", "run"):
+            raise ValueError(f"identities scope must be 'input' or 'run', not {scope!r}")
+        self.threshold, self.scope = float(threshold), scope
+        self._sum = np.zeros((0, 128))     # per known person: sum of its descriptors
+        self._n = np.zeros(0)              # and how many
+        self._pid = np.zeros(0, int)       # and its id
+        self._next = 0                     # ids are never reused, even when scope="input" resets
+        self._tracks: dict = {}            # (input, track id) -> person, between descriptors
+        self._input = None
+
+    def __len__(self) -> int:
+        return len(self._n)
+
+    @property
+    def centroids(self) -> np.ndarray:
+        return self._sum / np.maximum(self._n, 1)[:, None]
+
+    def reset(self) -> None:
+        """Forget the people seen so far (a new input with scope="input")."""
+        self._sum, self._n, self._pid, self._tracks = np.zeros((0, 128)), np.zeros(0), np.zeros(0, int), {}
+
+    def assign(self, descriptors, exclude=()) -> list[int]:
+        """Ids for the faces of one image/frame: greedy nearest-centroid matching
+        under the threshold, one face per person, ``exclude`` = ids already taken
+        in this frame; unmatched faces become new people."""
+        desc = np.asarray(descriptors, np.float64).reshape(-1, 128)
+        rows: list = [None] * len(desc)        # row of the matched person in _sum/_n/_pid
+        if len(self._n) and len(desc):
+            dist = np.linalg.norm(desc[:, None, :] - self.centroids[None], axis=-1)
+            taken = {int(k) for k in np.flatnonzero(np.isin(self._pid, list(exclude)))}
+            for flat in np.argsort(dist, axis=None):
+                i, k = divmod(int(flat), dist.shape[1])
+                if dist[i, k] >= self.threshold:
+                    break
+                if rows[i] is None and k not in taken:
+                    rows[i] = k
+                    taken.add(k)
+        for i, d in enumerate(desc):
+            if rows[i] is None:                  # nobody close enough: a new person
+                rows[i] = len(self._n)
+                self._sum = np.vstack([self._sum, np.zeros((1, 128))])
+                self._n = np.append(self._n, 0.0)
+                self._pid = np.append(self._pid, self._next)
+                self._next += 1
+            self._sum[rows[i]] += d
+            self._n[rows[i]] += 1
+        return [int(self._pid[k]) for k in rows]
+
+    def label(self, rows) -> None:
+        """Fill ``person`` on the rows of one image or frame (batch hook)."""
+        if not rows:
+            return
+        if self.scope == "input" and rows[0].get("input") != self._input:
+            self.reset()
+        self._input = rows[0].get("input")
+        frames: dict = {}
+        for r in rows:      # a multi-frame image comes as one batch: one person per face per frame
+            frames.setdefault(str(r.get("frame", "")), []).append(r)
+        for group in frames.values():
+            self._label_frame(group)
+
+    def _label_frame(self, rows) -> None:
+        fresh, inherited = [], []
+        for r in rows:
+            d, track = r.pop("_descriptor", None), r.pop("_track", None)
+            if d is not None:
+                fresh.append((r, d, track))
+            elif track is not None and track in self._tracks:
+                inherited.append(r)
+                r[PERSON_COLUMN] = str(self._tracks[track])
+        taken = [int(r[PERSON_COLUMN]) for r in inherited]
+        ids = self.assign([d for _, d, _ in fresh], exclude=taken) if fresh else []
+        for (r, _, track), pid in zip(fresh, ids):
+            r[PERSON_COLUMN] = str(pid)
+            if track is not None:
+                self._tracks[track] = pid
+
+    # ----------------------------------------------------------- persistence
+    @staticmethod
+    def state_path(csv) -> Path:
+        """Where a run writing ``csv`` keeps its people: ``results.persons.npz``."""
+        p = Path(csv)
+        return p.with_name(p.stem + ".persons.npz")
+
+    def save(self, path) -> None:
+        np.savez(path, sum=self._sum, n=self._n, pid=self._pid, next=self._next, threshold=self.threshold,
+                 scope=self.scope)
+
+    @classmethod
+    def load(cls, path) -> "PersonRegistry":
+        with np.load(path) as z:
+            reg = cls(float(z["threshold"]), str(z["scope"]))
+            reg._sum, reg._n = z["sum"].astype(np.float64), z["n"].astype(np.float64)
+            reg._pid, reg._next = z["pid"].astype(int), int(z["next"])
+        return reg
+
+    @classmethod
+    def for_run(cls, csv=None, scope: str = "run", resume: bool = False) -> "PersonRegistry":
+        """A new registry, or on ``--resume`` the one the interrupted run saved."""
+        if resume and csv is not None and cls.state_path(csv).exists():
+            try:
+                reg = cls.load(cls.state_path(csv))
+                if reg.scope == scope:
+                    return reg
+            except Exception:   # a damaged state file: start afresh, ids may then repeat
+                pass
+        return cls(scope=scope)
+
+
+def describe_rows(image, faces, rows, describer=None, image_file=None) -> None:
+    """Batch hook for one image: descriptors for its faces, put on its rows as the
+    private ``_descriptor`` key that ``PersonRegistry.label`` consumes.  ``image``
+    None with an open ``media.ImageFile``: a huge photo never decoded whole - each
+    face is described in a full-resolution region around it."""
+    if not faces:
+        return
+    if image is None and image_file is not None:
+        desc = _describe_in_regions(image_file, faces, describer)
+    else:
+        desc = describe_faces(image, faces, describer)
+    for r, d in zip(rows, desc):
+        r["_descriptor"] = d
+
+
+def _describe_in_regions(image_file, faces, describer=None):
+    import copy
+    W, H = image_file.size
+    wins = []
+    for f in faces:
+        x, y, w, h = f.box
+        m = 0.6 * max(w, h)          # room for dlib's chip (padding 0.25) around the face
+        wins.append((max(0, x - m), max(0, y - m), min(W, x + w + m), min(H, y + h + m)))
+    out = []
+    for f, win, patch in zip(faces, wins, image_file.regions(wins)):
+        x0, y0 = int(round(win[0])), int(round(win[1]))
+        g = copy.copy(f)
+        g.box = (f.box[0] - x0, f.box[1] - y0, f.box[2], f.box[3])
+        g.landmarks = np.asarray(f.landmarks) - np.array([x0, y0])
+        d = (describer or shared_describer())(patch, [g])[0]
+        f.descriptor = d
+        out.append(d)
+    return out
+
+
+class VideoIdentities:
+    """Descriptors for the faces of one video, only where needed (module docstring).
+
+    every : frames between two descriptors of one track (in analysed frames).
+    min_similarity : a track whose 48-px aligned crop correlates less than this
+        with its previous frame's crop changed face (a cut): described again.
+    """
+
+    def __init__(self, name, describer=None, every: int = 25, min_similarity: float = 0.7):
+        self.name = str(name)
+        self.describer = describer or shared_describer()
+        self.every, self.min_similarity = int(every), float(min_similarity)
+        self._last: dict = {}        # track id -> (analysed-frame count at the last descriptor, last crop)
+        self._count = 0
+
+    def __call__(self, image, faces, rows) -> None:
+        """Put ``_descriptor`` (fresh) or only ``_track`` on the rows of one frame."""
+        self._count += 1
+        if not faces:
+            return
+        need = []
+        for i, f in enumerate(faces):
+            last = self._last.get(f.face_id)
+            if (last is None or self._count - last[0] >= self.every
+                    or _similarity(last[1], f.crop) < self.min_similarity):
+                need.append(i)
+        desc = self.describer(image, [faces[i] for i in need]) if need else []
+        for i, d in zip(need, desc):
+            faces[i].descriptor = d
+            rows[i]["_descriptor"] = d
+            self._last[faces[i].face_id] = (self._count, faces[i].crop)
+        for f, r in zip(faces, rows):
+            r["_track"] = (self.name, f.face_id)
+            if f.face_id in self._last:
+                self._last[f.face_id] = (self._last[f.face_id][0], f.crop)
+
+
+def _similarity(a, b) -> float:
+    """Normalised cross-correlation of two aligned face crops (1 = same picture)."""
+    if a is None or b is None:
+        return 1.0
+    a = np.asarray(a, np.float64).ravel()
+    b = np.asarray(b, np.float64).ravel()
+    a, b = a - a.mean(), b - b.mean()
+    den = np.sqrt((a * a).sum() * (b * b).sum())
+    return float((a * b).sum() / den) if den > 0 else 1.0

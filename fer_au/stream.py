@@ -1,0 +1,112 @@
+"""``FaceStream``: consecutive video frames through one ``FaceAnalyzer``, with persistent
+face ids (tracking), detection every k-th frame, emotion smoothing and, on request,
+AUs referenced to each face's own running baseline."""
+from __future__ import annotations
+
+import numpy as np
+
+from .analyzer import FaceAnalyzer, _set_aus
+from .face import Face
+from .media import to_bgr, to_gray
+
+
+def _landmark_bbox(lm: np.ndarray) -> np.ndarray:
+    x0, y0 = lm.min(0)
+    x1, y1 = lm.max(0)
+    return np.array([x0, y0, x1 - x0, y1 - y0], dtype=np.float64)
+
+
+class FaceStream:
+    """Analyse consecutive frames of one video with persistent face ids.
+
+    detect_every : run the face detector on every k-th frame only; in between,
+        each face is followed by re-fitting its landmarks in a box derived from
+        the previous frame's landmarks (how OpenFace tracks).  New faces appear
+        within k frames; a face whose followed box jumps or leaves the frame is
+        dropped until the next detection.  1 = detect on every frame.
+    smooth : emotion smoothing weight (0 = off; see ``EmotionSmoother``).
+    au_baseline : "population" (AUs referenced to the neutral faces of FER2013, as for
+        photos) or "running": each tracked face's AUs referenced to its own running
+        median over the last ``window`` frames (``aus.RunningBaseline``; the population
+        baseline until 30 frames are seen).  A still photo has no personal neutral, so
+        person-specific traits (brows that sit high, a mouth that turns down) read as
+        AUs there; in video the running baseline removes them.  Only the AU intensity
+        columns change; the AU emotion model keeps the population AUs it was trained on.
+    """
+
+    def __init__(self, analyzer: FaceAnalyzer, detect_every: int = 1, smooth: float = 0.0,
+                 max_missed: int = 10, au_baseline: str = "population", window: int = 300):
+        from .tracking import EmotionSmoother, Tracker
+
+        if detect_every < 1:
+            raise ValueError("detect_every must be >= 1")
+        if au_baseline not in ("population", "running"):
+            raise ValueError(f"au_baseline must be 'population' or 'running', not {au_baseline!r}")
+        self.au_baseline, self.window = au_baseline, int(window)
+        self._baselines: dict = {}           # track id -> aus.RunningBaseline
+        self.analyzer = analyzer
+        self.detect_every = int(detect_every)
+        self.tracker = Tracker(max_missed=max_missed)
+        self.smoother = EmotionSmoother(smooth)
+        self._follow: dict[int, tuple] = {}   # track id -> (landmarks, box-from-landmarks relation, score, mesh)
+        self._n = 0
+
+    def process(self, frame, color: str = "bgr") -> list[Face]:
+        bgr = to_bgr(frame, color)
+        gray = to_gray(bgr)
+        h, w = gray.shape[:2]
+        detect_now = (self._n % self.detect_every == 0) or not self._follow
+        self._n += 1
+        if detect_now:
+            dets = self.analyzer.detect(bgr)
+            faces = self.analyzer.analyze_bgr(bgr, gray=gray, boxes=dets) if dets else []
+            ids = self.tracker.update([f.box for f in faces])
+            follow = {}
+            for f, tid, (box, score) in zip(faces, ids, dets):
+                lb = _landmark_bbox(f.landmarks)
+                rel = np.array([(box[0] - lb[0]) / max(lb[2], 1), (box[1] - lb[1]) / max(lb[3], 1),
+                                box[2] / max(lb[2], 1), box[3] / max(lb[3], 1)])
+                follow[tid] = (f.landmarks, rel, score, f.mesh)
+        else:
+            tids, dets, prev_boxes = [], [], []
+            for tid, (lm, rel, score, _) in self._follow.items():
+                lb = _landmark_bbox(lm)
+                box = (lb[0] + rel[0] * lb[2], lb[1] + rel[1] * lb[3], rel[2] * lb[2], rel[3] * lb[3])
+                tids.append(tid)
+                dets.append((tuple(int(round(v)) for v in box), score))
+                prev_boxes.append(lb)
+            prev = [self._follow[t][3] for t in tids]
+            faces = self.analyzer.analyze_bgr(bgr, gray=gray, boxes=dets, follow=prev)
+            follow, kept = {}, []
+            for f, tid, (box, score), plb in zip(faces, tids, dets, prev_boxes):
+                lb = _landmark_bbox(f.landmarks)
+                size_ratio = np.sqrt(max(lb[2] * lb[3], 1.0) / max(plb[2] * plb[3], 1.0))
+                cx, cy = lb[0] + lb[2] / 2, lb[1] + lb[3] / 2
+                if not (0.75 <= size_ratio <= 1.33 and 0 <= cx < w and 0 <= cy < h):
+                    continue  # lost: wait for the next detection
+                follow[tid] = (f.landmarks, self._follow[tid][1], score, f.mesh)
+                kept.append(f)
+            faces = kept
+            ids = list(follow)
+            self.tracker.update_known({tid: f.box for tid, f in zip(ids, faces)})
+        self._follow = follow
+        for f, tid in zip(faces, ids):
+            f.face_id = int(tid)
+            f.emotions = self.smoother(("cnn", tid), f.emotions)
+            f.au_emotions = self.smoother(("au", tid), f.au_emotions)
+            if self.au_baseline == "running" and f.aus is not None:
+                self._rebase_aus(f, tid)
+        self.smoother.forget([("cnn", t) for t in self.tracker.tracks] + [("au", t) for t in self.tracker.tracks])
+        for tid in [t for t in self._baselines if t not in self.tracker.tracks]:
+            del self._baselines[tid]
+        return faces
+
+    def _rebase_aus(self, face: Face, tid: int) -> None:
+        """Replace the face's AUs by those referenced to its own running baseline."""
+        from .aus import RunningBaseline
+        est = self.analyzer.au_estimator
+        if tid not in self._baselines:
+            self._baselines[tid] = RunningBaseline(est, window=self.window)
+        _set_aus(face, self._baselines[tid].update(self.analyzer._au_input(face.landmarks[None],
+                                                                           None if face.mesh is None else
+                                                                           face.mesh[None])[0]), est)
