@@ -595,13 +595,13 @@ def real_faces(extra=None, margin: float = 2.2) -> dict[str, np.ndarray]:
 
 def fer_neutral_faces(n: int = 24, data=None, seed: int = 0) -> dict[str, np.ndarray]:
     """``n`` of FER2013 PublicTest's neutral faces (many people, at rest), each 48-px crop
-    upsampled 4x onto a 512-px canvas (``aus._canvas``), as BGR images; {} without the
+    upsampled 4x onto a 512-px canvas (``analysis.aus._canvas``), as BGR images; {} without the
     data.  The portraits of ``real_faces`` are two people, mostly smiling: an AU they hold
     below its neutral median (AU15 on a smile) cannot show a rise in the 0-5 intensities,
     which start at 0.  Faces at rest start near 0 and come from many people."""
     import cv2
 
-    from fer_au.aus import _canvas
+    from fer_au.analysis.aus import _canvas
     from fer_au.data import find_data, load_fer2013
     from fer_au.labels import FER7
     path = find_data(data)

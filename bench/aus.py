@@ -38,7 +38,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from fer_au import aus, zoo  # noqa: E402
-from fer_au.au_models import au_effects, au_importance, au_profile  # noqa: E402
+from fer_au.analysis import aus as au_checks  # noqa: E402
+from fer_au.analysis.au_models import au_effects, au_importance, au_profile  # noqa: E402
 from fer_au.data import load_fer2013  # noqa: E402
 from _data import fer2013_path  # noqa: E402
 from fer_au.evaluate import metrics  # noqa: E402
@@ -85,11 +86,11 @@ def main():
 
     print(f"\n== 2. EMFACS concordance on {args.split}: AUROC of each AU's intensity, emotion vs neutral "
           f"({int(ok.sum())} faces the mesh found)")
-    auc = aus.emfacs_auroc(x[ok], part.labels[ok])
+    auc = au_checks.emfacs_auroc(x[ok], part.labels[ok])
     print(auc.round(3).to_string())
-    auc_all = aus.emfacs_auroc(x, part.labels)
-    floors = aus.check_floors(auc)
-    floors_all = aus.check_floors(auc_all)
+    auc_all = au_checks.emfacs_auroc(x, part.labels)
+    floors = au_checks.check_floors(auc)
+    floors_all = au_checks.check_floors(auc_all)
     print("\nfloors (issue 4):")
     for f, g in zip(floors, floors_all):
         print(f"  {f['emotion']:<10} {f['AUs']:<10} best {f['best']}: AUROC {f['auroc']:.3f} "
@@ -99,7 +100,7 @@ def main():
     out["auroc_all_faces"] = auc_all.round(4).to_dict(orient="index")
     out["floors"] = floors
     print("\nmean intensity per emotion:")
-    print(aus.means_by_emotion(x[ok], part.labels[ok]).round(2).to_string())
+    print(au_checks.means_by_emotion(x[ok], part.labels[ok]).round(2).to_string())
 
     if not args.skip_invariance:
         n = args.invariance_faces
@@ -107,18 +108,18 @@ def main():
         print(f"\n== 3. Invariance: median |change| of intensity (0-5 scale) over {len(idx)} {args.split} faces")
         t = time.time()
         from fer_au import FaceAnalyzer
-        inv = aus.invariance(est, part.images[idx], seed=0, progress=True,
+        inv = au_checks.invariance(est, part.images[idx], seed=0, progress=True,
                              analyzer=FaceAnalyzer(emotion_model=None, au_model=None))
-        med = aus.invariance_table(inv, "median")
+        med = au_checks.invariance_table(inv, "median")
         print(med.round(3).to_string())
         print("\nmean |change|:")
-        mean = aus.invariance_table(inv, "mean")
+        mean = au_checks.invariance_table(inv, "mean")
         print(mean.round(3).to_string())
         worst = float(med.to_numpy().max())
         bil = float(med.loc["mirror", aus.BILATERAL].max())
-        print(f"\nlargest median change {worst:.3f} (floor < {aus.INVARIANCE_FLOOR}: "
-              f"{'PASS' if worst < aus.INVARIANCE_FLOOR else 'FAIL'}); mirror, bilateral AUs: {bil:.3f} "
-              f"({'PASS' if bil < aus.INVARIANCE_FLOOR else 'FAIL'}); the detector found the face in "
+        print(f"\nlargest median change {worst:.3f} (floor < {au_checks.INVARIANCE_FLOOR}: "
+              f"{'PASS' if worst < au_checks.INVARIANCE_FLOOR else 'FAIL'}); mirror, bilateral AUs: {bil:.3f} "
+              f"({'PASS' if bil < au_checks.INVARIANCE_FLOOR else 'FAIL'}); the detector found the face in "
               f"{inv['detected']:.1%} of runs; {time.time() - t:.0f} s")
         out["invariance"] = {"median": med.round(4).to_dict(orient="index"),
                              "mean": mean.round(4).to_dict(orient="index"),

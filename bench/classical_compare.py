@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from fer_au import classifiers as C  # noqa: E402
+from fer_au.training import classical as T  # noqa: E402
 from fer_au.data import load_fer2013  # noqa: E402
 from _data import fer2013_path  # noqa: E402
 from fer_au.evaluate import metrics  # noqa: E402
@@ -65,7 +66,7 @@ def main():
 
     if not args.search:
         import pandas as pd
-        table = C.compare(train.images, train.labels, val.images, val.labels,
+        table = T.compare(train.images, train.labels, val.images, val.labels,
                           features=args.features.split(","), classifiers=args.classifiers.split(","),
                           max_train=args.max_train)
         with pd.option_context("display.width", 120):

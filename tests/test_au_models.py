@@ -77,7 +77,7 @@ def test_appearance_model_needs_pixels(astronaut_face):
 
 
 def test_explanations_add_up(astronaut_face):
-    from fer_au.au_models import au_importance, au_profile
+    from fer_au.analysis.au_models import au_importance, au_profile
     model = _need("au")
     rng = np.random.default_rng(0)
     faces = CANONICAL_68[None] + rng.normal(0, 0.5, (30, 68, 2))
@@ -96,7 +96,7 @@ def test_explanations_add_up(astronaut_face):
 
 
 def test_save_metrics_keeps_other_models(tmp_path):
-    from fer_au.au_models import save_metrics
+    from fer_au.training.au import save_metrics
     (tmp_path / "metrics.json").write_text(json.dumps({"cnn": {"fer7": {"accuracy": 0.7}}}))
     proba = np.eye(7)[[0, 1, 2, 3, 4, 5, 6, 0]]      # the last: disgust called anger
     labels = np.array([0, 1, 2, 3, 4, 5, 6, 1])

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from fer_au import aus
+from fer_au.analysis import aus as au_checks
 from fer_au.aus import AU_CODES, AU_NAMES, AUEstimator, RunningBaseline, raw_measures
 from fer_au.geometry import CANONICAL_68, mirror
 
@@ -67,7 +68,7 @@ def test_mirrored_face_gives_the_same_aus(est, neutral_faces):
     faces[:, 17:20, 1] -= 2.0     # the subject's right brow raised only
     faces[:, 48, 1] -= 1.5        # and one lip corner
     assert np.allclose(est.transform(mirror(faces, 48)), est.transform(faces), atol=1e-9)
-    assert aus.mirror_consistency(est, faces, 48).max() < 1e-9
+    assert au_checks.mirror_consistency(est, faces, 48).max() < 1e-9
 
 
 def _check(est, face, rising, quiet=()):
@@ -146,6 +147,6 @@ def test_shipped_estimator_on_fer2013(fer_path):
     keep = np.isin(ds.labels, [FER7.index("happiness"), FER7.index("surprise"), FER7.index("neutral")])
     ds = ds[np.flatnonzero(keep)[:240]]
     lm, det, res = crop_landmarks(ds.images, cache=False)
-    table = aus.emfacs_auroc(est.transform(lm), ds.labels)
+    table = au_checks.emfacs_auroc(est.transform(lm), ds.labels)
     assert table.loc["happiness", "AU12"] > 0.8
     assert max(table.loc["surprise", "AU25"], table.loc["surprise", "AU26"]) > 0.8

@@ -9,6 +9,7 @@ import pytest
 from sklearn.base import clone
 
 from fer_au import classifiers as C
+from fer_au.training import classical as T
 from fer_au import zoo
 from fer_au.labels import FER7
 
@@ -64,13 +65,13 @@ def test_unknown_names_are_clear_errors():
 
 def test_compare_table(bars):
     Xtr, ytr, Xte, yte = bars
-    table = C.compare(Xtr, ytr, Xte, yte, features=("pixels", "hog"),
+    table = T.compare(Xtr, ytr, Xte, yte, features=("pixels", "hog"),
                       classifiers=("logreg", "knn"), pca=15, progress=False)
     assert len(table) == 4
     assert set(table.columns) >= {"features", "classifier", "accuracy", "macro_f1", "fit_s", "ms_per_face"}
     assert table["accuracy"].is_monotonic_decreasing
     assert table["accuracy"].max() > 0.6
-    small = C.compare(Xtr, ytr, Xte, yte, features=("hog",), classifiers=("logreg",), pca=10,
+    small = T.compare(Xtr, ytr, Xte, yte, features=("hog",), classifiers=("logreg",), pca=10,
                       max_train=30, progress=False)
     assert len(small) == 1
 
@@ -180,7 +181,7 @@ def test_shipped_classical_matches_model_card(fer):
 
 def test_learning_curve(bars):
     Xtr, ytr, Xte, yte = bars
-    lc = C.learning_curve(C.build_pipeline("hog", "logreg", pca=10), Xtr, ytr, Xte, yte,
+    lc = T.learning_curve(C.build_pipeline("hog", "logreg", pca=10), Xtr, ytr, Xte, yte,
                           sizes=(0.2, 60, 1.0), progress=False)
     assert list(lc["n_train"]) == [30, 60, 150]
     assert lc["val_accuracy"].between(0, 1).all() and lc["train_accuracy"].iloc[-1] > 0.6
@@ -189,8 +190,8 @@ def test_learning_curve(bars):
 def test_confident_errors():
     proba = np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8], [0.7, 0.3]])
     labels = np.array([1, 1, 0, 0])
-    np.testing.assert_array_equal(C.confident_errors(proba, labels), [0, 2])
-    np.testing.assert_array_equal(C.confident_errors(proba, labels, k=1), [0])
+    np.testing.assert_array_equal(T.confident_errors(proba, labels), [0, 2])
+    np.testing.assert_array_equal(T.confident_errors(proba, labels, k=1), [0])
 
 
 def test_fit_features_matches_fit(small_model, bars):

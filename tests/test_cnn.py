@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from fer_au import cnn
+from fer_au.training import cnn as tcnn
 
 
 @pytest.fixture(scope="module")
@@ -28,20 +29,20 @@ def test_model_shape_and_size():
 def test_augment_keeps_shape_and_dtype():
     rng = np.random.default_rng(1)
     x = rng.integers(0, 256, size=(16, 48, 48), dtype=np.uint8)
-    out = cnn.augment_batch(x, rng)
+    out = tcnn.augment_batch(x, rng)
     assert out.shape == x.shape and out.dtype == np.uint8
     assert not np.array_equal(out, x)
 
 
 def test_train_resume_export_predict(tmp_path, tiny):
     x, y = tiny
-    state = cnn.train_cnn(x, y, x[:14], y[:14], tmp_path / "run", epochs=1, batch_size=16, verbose=0)
+    state = tcnn.train_cnn(x, y, x[:14], y[:14], tmp_path / "run", epochs=1, batch_size=16, verbose=0)
     assert state["epoch"] == 1 and len(state["history"]) == 1
     # asking for 2 epochs resumes from the checkpoint instead of starting over
-    state = cnn.train_cnn(x, y, x[:14], y[:14], tmp_path / "run", epochs=2, batch_size=16, verbose=0)
+    state = tcnn.train_cnn(x, y, x[:14], y[:14], tmp_path / "run", epochs=2, batch_size=16, verbose=0)
     saved = json.loads((tmp_path / "run" / "state.json").read_text())
     assert state["epoch"] == 2 and [h["epoch"] for h in saved["history"]] == [1, 2]
-    target = cnn.export_for_inference(tmp_path / "run" / "best.keras", tmp_path / "cnn_fer7.keras")
+    target = tcnn.export_for_inference(tmp_path / "run" / "best.keras", tmp_path / "cnn_fer7.keras")
     model = cnn.EmotionCNN.load(target)
     p = model.predict_proba(x[:5])
     assert p.shape == (5, 7) and np.allclose(p.sum(axis=1), 1, atol=1e-4)
@@ -99,24 +100,24 @@ def test_bfloat16_inference_matches_float32():
 
 def test_widen_keeps_the_function():
     small, x = small_model_and_faces(2)
-    wide = cnn.widen(small, (6, 8, 12, 16), noise=0.0)
+    wide = tcnn.widen(small, (6, 8, 12, 16), noise=0.0)
     assert [wide.get_layer(f"conv{s}_0").filters for s in range(4)] == [6, 8, 12, 16]
     np.testing.assert_allclose(wide.predict(x, verbose=0), small.predict(x, verbose=0), atol=1e-5)
     # the copies' noise moves the output a little, not a lot
-    noisy = cnn.widen(small, (6, 8, 12, 16))
+    noisy = tcnn.widen(small, (6, 8, 12, 16))
     assert np.abs(noisy.predict(x, verbose=0) - small.predict(x, verbose=0)).max() < 0.05
     with pytest.raises(ValueError, match="narrower"):
-        cnn.widen(small, (2, 8, 8, 8))
+        tcnn.widen(small, (2, 8, 8, 8))
 
 
 def test_train_from_a_widened_model(tmp_path, tiny):
     x, y = tiny
     init = tmp_path / "small.keras"
     cnn.build_model(widths=(4, 8, 8, 8)).save(init)
-    state = cnn.train_cnn(x, y, x[:14], y[:14], tmp_path / "run", epochs=1, batch_size=16,
+    state = tcnn.train_cnn(x, y, x[:14], y[:14], tmp_path / "run", epochs=1, batch_size=16,
                           init=init, widths=(8, 8, 16, 16), verbose=0)
     assert state["init"]["widths"] == [8, 8, 16, 16]
-    target = cnn.export_for_inference(tmp_path / "run" / "last.keras", tmp_path / "wide.keras")
+    target = tcnn.export_for_inference(tmp_path / "run" / "last.keras", tmp_path / "wide.keras")
     assert cnn.EmotionCNN.load(target).model.get_layer("conv3_2").filters == 16
 
 

@@ -22,7 +22,7 @@ def add_parser(tsub):
 
 def run(args) -> int:
     from .. import zoo
-    from ..au_models import train_models
+    from ..training.au import train_models
     from ..data import load_fer2013
 
     ds = load_fer2013(args.data)

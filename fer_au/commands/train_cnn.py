@@ -53,7 +53,7 @@ def _history(state_file: Path, init) -> dict:
 
 def run(args) -> int:
     from .. import zoo
-    from ..cnn import train_cnn
+    from ..training.cnn import train_cnn
     from ..data import load_fer2013
 
     widths = _widths(args.widths)
@@ -67,7 +67,7 @@ def run(args) -> int:
         print(f"stopped at epoch {state['epoch']}/{args.epochs}; run the same command to resume")
         return 0
     models_dir = Path(args.models_dir or zoo.MODELS_DIR)
-    from ..cnn import export_for_inference
+    from ..training.cnn import export_for_inference
     # the learning curves travel with the model (the NeuralNetwork notebook plots them),
     # read before the export below may overwrite the --init model's own history
     history = _history(Path(args.workdir) / "state.json", args.init)

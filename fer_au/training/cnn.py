@@ -1,0 +1,199 @@
+"""Training the CNN (``fer_au.cnn`` holds the model and its inference): augmentation,
+the training loop with its schedule, export of the inference file, and widening a
+trained network (net2wider) to start a wider one from it."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..cnn import INPUT_SHAPE, WIDTHS, _keras, _stages, build_model
+
+
+def augment_batch(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Random flip, rotation (+-12 deg), scale (0.9-1.1), shift (+-4 px), and a small
+    erased patch - the pose and occlusion variety of webcam faces."""
+    import cv2
+
+    out = np.empty_like(images)
+    c = (INPUT_SHAPE[0] - 1) / 2
+    for i, img in enumerate(images):
+        m = cv2.getRotationMatrix2D((c, c), rng.uniform(-12, 12), rng.uniform(0.9, 1.1))
+        m[:, 2] += rng.uniform(-4, 4, size=2)
+        warped = cv2.warpAffine(img, m, INPUT_SHAPE[:2], flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_REFLECT_101)
+        if rng.random() < 0.5:
+            warped = warped[:, ::-1]
+        if rng.random() < 0.25:
+            h, w = rng.integers(8, 18, size=2)
+            y0, x0 = rng.integers(0, 48 - h), rng.integers(0, 48 - w)
+            warped = warped.copy()
+            warped[y0:y0 + h, x0:x0 + w] = rng.integers(0, 256)
+        out[i] = warped
+    return out
+
+
+def _batches(images, labels, batch_size, n_classes, seed):
+    """An endless stream of augmented, shuffled, one-hot batches."""
+    rng = np.random.default_rng(seed)
+    n = len(images)
+    while True:
+        order = rng.permutation(n)
+        for s in range(0, n - batch_size + 1, batch_size):
+            idx = order[s:s + batch_size]
+            x = augment_batch(images[idx], rng)[..., None].astype("float32")
+            y = np.eye(n_classes, dtype="float32")[labels[idx]]
+            yield x, y
+
+
+def train_cnn(x_train, y_train, x_val, y_val, out_dir, *, epochs: int = 30, batch_size: int = 64,
+              lr: float = 1e-3, n_classes: int = 7, resume: bool = True, seed: int = 0,
+              max_hours: float | None = None, init=None, widths=None, verbose: int = 1):
+    """Train (or resume training of) the CNN; returns the training history dict.
+
+    ``out_dir`` receives last.keras, best.keras and state.json.  With
+    ``max_hours`` training stops cleanly after the epoch that crosses the
+    budget; calling again with ``resume=True`` picks up from there.
+
+    ``init`` (a model file) starts a new run from trained weights instead of a
+    random initialisation, first widened to ``widths`` when they are given
+    (see :func:`widen`).  Without ``init``, ``widths`` sets the new network's widths.
+    """
+    keras = _keras()
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    last, best, state_file = out_dir / "last.keras", out_dir / "best.keras", out_dir / "state.json"
+    state = {"epoch": 0, "best_val_accuracy": 0.0, "history": [], "epochs": epochs}
+    steps = len(x_train) // batch_size
+
+    def schedule():  # one warm-up epoch, then cosine decay to 1 % at the last epoch
+        return keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=lr / 10, decay_steps=max(1, steps * (epochs - 1)), alpha=0.01,
+            warmup_target=lr, warmup_steps=steps)
+
+    if resume and last.exists() and state_file.exists():
+        state = json.loads(state_file.read_text())
+        model = keras.saving.load_model(last)
+        if state.get("epochs") != epochs:
+            # A run lengthened or shortened midway: re-plan the decay to end at the new
+            # last epoch (the step counter carries on, so the rate changes smoothly).
+            model.optimizer.learning_rate = schedule()
+            state["epochs"] = epochs
+        if verbose:
+            print(f"resuming from epoch {state['epoch']} of {epochs} "
+                  f"(best val acc {state['best_val_accuracy']:.4f})")
+    else:
+        keras.utils.set_random_seed(seed)
+        if init is not None:
+            model = keras.saving.load_model(init, compile=False)
+            if widths is not None:
+                model = widen(model, widths, seed=seed)
+            state["init"] = {"from": str(init), "widths": list(_stages(model)[0])}
+        else:
+            model = build_model(n_classes, widths or WIDTHS)
+        model.compile(optimizer=keras.optimizers.AdamW(schedule(), weight_decay=5e-4),
+                      loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
+                      metrics=["accuracy"])
+
+    x_val = np.asarray(x_val)[..., None].astype("float32")
+    y_val = np.asarray(y_val)
+    start = time.time()
+
+    class EpochEnd(keras.callbacks.Callback):
+        """Score PublicTest, keep best/last checkpoints and the history after every epoch."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.time()
+
+        def on_epoch_end(self, epoch, logs=None):
+            proba = self.model.predict(x_val, batch_size=256, verbose=0)
+            val_acc = float((proba.argmax(1) == y_val).mean())
+            state["epoch"] = epoch + 1
+            record = {"epoch": epoch + 1, "loss": float(logs["loss"]),
+                      "accuracy": float(logs["accuracy"]), "val_accuracy": val_acc,
+                      "seconds": round(time.time() - self.t0, 1)}
+            state["history"].append(record)
+            if val_acc > state["best_val_accuracy"]:
+                state["best_val_accuracy"] = val_acc
+                self.model.save(best)
+            self.model.save(last)
+            state_file.write_text(json.dumps(state, indent=1))
+            if verbose:
+                print(json.dumps(record), flush=True)
+            if max_hours is not None and time.time() - start > max_hours * 3600:
+                self.model.stop_training = True
+
+    if state["epoch"] < epochs:
+        # One fit() for all epochs: a fit() per epoch paid ~50 s of generator
+        # start-up and tear-down most epochs on this CPU.
+        stream = _batches(np.asarray(x_train), np.asarray(y_train), batch_size, n_classes,
+                          seed + state["epoch"])
+        model.fit(stream, steps_per_epoch=steps, epochs=epochs, initial_epoch=state["epoch"],
+                  shuffle=False, callbacks=[EpochEnd()], verbose=verbose)
+    return state
+
+
+def export_for_inference(checkpoint, target) -> Path:
+    """Copy a checkpoint's weights into a fresh, uncompiled model file (no optimizer
+    state: a third of the size, and nothing training-only to load)."""
+    keras = _keras()
+
+    trained = keras.saving.load_model(checkpoint, compile=False)
+    model = build_model(trained.output_shape[-1], *_stages(trained))
+    model.set_weights(trained.get_weights())
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    model.save(target)
+    return target
+
+
+def widen(model, widths, seed: int = 0, noise: float = 0.01):
+    """A wider copy of ``model`` that computes (almost) the same function (Net2WiderNet,
+    Chen et al. 2016), so a trained network can grow and keep training instead of
+    starting over.
+
+    Each stage's extra channels copy randomly chosen existing ones (conv kernel and
+    BatchNorm alike); the next layer's weights from a copied channel are split
+    among its copies so the sum it sees is unchanged.  A little noise on the copies'
+    kernels (``noise`` x the kernel's std) lets them drift apart: under Adam, copies
+    with identical inputs would otherwise get identical updates forever.
+    """
+    keras = _keras()
+
+    rng = np.random.default_rng(seed)
+    old_widths, depths = _stages(model)
+    widths = tuple(widths)
+    if len(widths) != len(old_widths) or any(n < o for n, o in zip(widths, old_widths)):
+        raise ValueError(f"widths {widths} must not be narrower than {old_widths}")
+    wide = build_model(model.output_shape[-1], widths, depths)
+    bns = [l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)]
+    denses = [l for l in model.layers if isinstance(l, keras.layers.Dense)]
+    incoming = None  # (copy map, share) of the channels feeding the next layer
+    for s, (old, new) in enumerate(zip(old_widths, widths)):
+        for i in range(depths[s]):
+            kernel = model.get_layer(f"conv{s}_{i}").get_weights()[0]
+            if incoming is not None:
+                kernel = kernel[:, :, incoming[0], :] * incoming[1][None, None, :, None]
+            copy_of = np.concatenate([np.arange(old), rng.integers(0, old, new - old)])
+            kernel = kernel[..., copy_of]
+            kernel[..., old:] += rng.normal(0, noise * kernel.std(), kernel[..., old:].shape)
+            wide.get_layer(f"conv{s}_{i}").set_weights([kernel])
+            wide.get_layer(f"bn{s}_{i}").set_weights(
+                [w[copy_of] for w in model.get_layer(f"bn{s}_{i}").get_weights()])
+            # random shares that sum to 1 over each channel's copies
+            u = rng.uniform(0.5, 1.5, new)
+            incoming = copy_of, u / np.bincount(copy_of, weights=u, minlength=old)[copy_of]
+    # Flatten is (row, col, channel)-major: split the dense rows channel by channel
+    kernel = denses[0].get_weights()[0]
+    side = INPUT_SHAPE[0] // 2 ** len(widths)
+    kernel = kernel.reshape(side, side, old_widths[-1], -1)[:, :, incoming[0], :]
+    kernel = kernel * incoming[1][None, None, :, None]
+    wide_denses = [l for l in wide.layers if isinstance(l, keras.layers.Dense)]
+    wide_denses[0].set_weights([kernel.reshape(-1, kernel.shape[-1])])
+    wide_denses[1].set_weights(denses[1].get_weights())
+    wide_bns = [l for l in wide.layers if isinstance(l, keras.layers.BatchNormalization)]
+    wide_bns[-1].set_weights(bns[-1].get_weights())
+    return wide
