@@ -53,6 +53,7 @@ class Summary:
     seconds: float = 0.0
     interrupted: bool = False
     write_error: str | None = None   # the CSV could not be written (disk full): the run stopped
+    cluster_error: str | None = None  # the Dask scheduler went away (--dask): the run stopped
     small_no_face: int = 0   # images <= 96 px without a face (face crops, without --crops?)
     t_first: float = 0.0     # perf_counter of the first / last image result (throughput)
     t_last: float = 0.0
@@ -245,12 +246,16 @@ def _ctrl_c_stops_at_a_boundary():
 def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops: bool = False,
               workers: int = 1, resume: bool = False, progress: bool = False, detect_every: int = 1,
               au_baseline: str = "population", analyzer=None, analyzer_kwargs: dict | None = None,
-              keep_rows: bool = False, err=None, identities: str | None = None) -> Summary:
+              keep_rows: bool = False, err=None, identities: str | None = None, client=None,
+              segment_frames: int | None = None, chunk_size: int | None = None) -> Summary:
     """Analyse ``paths`` (files and folders) into rows; see the module docstring.
 
     Give either a ready ``analyzer`` or ``analyzer_kwargs`` to build one
     (needed for ``workers > 1``: each worker builds its own).
     ``identities`` ("input" or "run") adds a ``person`` column (``fer_au.identity``).
+    ``client``: a ``distributed.Client``: the analysis runs on that Dask cluster
+    (``fer_au.distributed``: images in chunks of ``chunk_size``, videos in segments of
+    ``segment_frames``); writing, --resume and error rows stay as here.
     """
     from tqdm import tqdm
 
@@ -259,10 +264,10 @@ def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops
         raise ValueError("every must be >= 1")
     if workers < 1:
         raise ValueError("workers must be >= 1")
-    if workers > 1 and analyzer_kwargs is None:
+    if (workers > 1 or client is not None) and analyzer_kwargs is None:
         analyzer_kwargs = getattr(analyzer, "init_kwargs", None)
         if analyzer_kwargs is None:
-            raise ValueError("workers > 1 needs an analyzer built from model names (not objects)")
+            raise ValueError("workers > 1 or a Dask client needs an analyzer built from model names (not objects)")
     t0 = time.time()
     summary = Summary(csv=str(csv) if csv else None)
     files, skipped = expand_inputs(paths, recursive=recursive)
@@ -335,7 +340,11 @@ def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops
     try:
         check_ctrl_c = stack.enter_context(_ctrl_c_stops_at_a_boundary())
         if images:
-            if workers > 1 and len(images) > 1:
+            if client is not None:
+                from .distributed import image_results
+                results = image_results(client, [str(p) for p, _ in images], crops, bool(identities),
+                                        analyzer_kwargs, chunk_size=chunk_size)
+            elif workers > 1 and len(images) > 1:
                 import multiprocessing as mp
                 pool = mp.get_context("spawn").Pool(min(workers, len(images)), initializer=_init_worker,
                                                      initargs=(analyzer_kwargs,))
@@ -385,6 +394,13 @@ def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops
                 pool.close()
                 pool.join()
                 pool = None
+        if client is not None and videos:
+            from .distributed import run_videos
+            run_videos(client, videos, analyzer_kwargs=analyzer_kwargs, every=every, detect_every=detect_every,
+                       au_baseline=au_baseline, crops=crops, identities=identities, summary=summary, emit=emit,
+                       fail=fail, post=post, check_ctrl_c=check_ctrl_c, progress=progress, err=err,
+                       segment_frames=segment_frames)
+            videos = []
         for path, key, prog in videos:
             _run_video(get_analyzer, str(path), key, prog, every, detect_every, au_baseline, crops, summary,
                        emit, fail, progress, check_ctrl_c, err, identities=identities)
@@ -394,6 +410,11 @@ def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops
         summary.interrupted = True
     except OutputError as exc:
         summary.write_error = str(exc)
+    except Exception as exc:
+        from .distributed import ClusterLost
+        if client is None or not isinstance(exc, ClusterLost):
+            raise
+        summary.cluster_error = str(exc)
     finally:
         stack.close()
         if pool is not None:
@@ -401,7 +422,8 @@ def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops
             pool.join()
         bar.close()
         if writer is not None:
-            writer.close(finished=not summary.interrupted and not summary.write_error)
+            writer.close(finished=not summary.interrupted and not summary.write_error
+                         and not summary.cluster_error)
             summary.rows_written = writer.rows_committed
         if persons is not None and csv:   # the people seen so far, for --resume
             persons.save(PersonRegistry.state_path(csv))
@@ -471,7 +493,8 @@ def _run_video(get_analyzer, path, key, prog, every, detect_every, au_baseline, 
 
 def analyze_paths(paths, csv=None, *, analyzer=None, recursive: bool = False, every: int = 1,
                   crops: bool = False, workers: int = 1, resume: bool = False, progress: bool = False,
-                  detect_every: int = 1, au_baseline: str = "population", identities: str | None = None):
+                  detect_every: int = 1, au_baseline: str = "population", identities: str | None = None,
+                  client=None, segment_frames: int | None = None, chunk_size: int | None = None):
     """Analyse image and video files (or folders of them) into one table of rows.
 
     Always returns a pandas DataFrame, one row per face (per frame for videos) with the
@@ -481,7 +504,8 @@ def analyze_paths(paths, csv=None, *, analyzer=None, recursive: bool = False, ev
     shipped models).  ``identities``: "input" or "run" adds a ``person`` column
     (``fer_au.identity``); an analyzer built with ``identities=True`` defaults to "input".
     For a long video whose rows should not be held in memory, call ``run_batch`` with a
-    ``csv`` and read the file back in pieces.
+    ``csv`` and read the file back in pieces.  ``client``: a ``distributed.Client``: the
+    work runs on that Dask cluster (``fer_au.distributed``), the rows are the same.
     """
     import csv as csvlib
     import io
@@ -493,9 +517,13 @@ def analyze_paths(paths, csv=None, *, analyzer=None, recursive: bool = False, ev
     summary = run_batch(paths, csv=csv, recursive=recursive, every=every, crops=crops, workers=workers,
                         resume=resume, progress=progress, detect_every=detect_every,
                         au_baseline=au_baseline, analyzer=analyzer, keep_rows=csv is None,
-                        identities=scope)
+                        identities=scope, client=client, segment_frames=segment_frames,
+                        chunk_size=chunk_size)
     if summary.write_error:
         raise OutputError(summary.write_error)
+    if summary.cluster_error:
+        from .distributed import ClusterLost
+        raise ClusterLost(summary.cluster_error)
     text = {"input": str, "error": str}
     if csv is not None:
         return pd.read_csv(csv, dtype=text)

@@ -61,7 +61,8 @@ def add_parser(sub):
                     "written as they are produced, so an interrupted run loses nothing: rerun with "
                     "--resume to continue. Exit status: 0 all inputs analysed, 1 some failed, "
                     "2 nothing could run (bad options, missing models), 3 the CSV could not be "
-                    "written (disk full; --resume continues), 130 interrupted.")
+                    "written (disk full; --resume continues), 4 the Dask scheduler went away (--resume "
+                    "continues), 130 interrupted.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image or video files, or folders of them")
     p.add_argument("-o", "--output", default="results.csv", metavar="CSV",
                    help="where to write the rows (default results.csv)")
@@ -71,6 +72,13 @@ def add_parser(sub):
                    help="inputs are already face crops (FER2013-style 48x48): no detection, one face each")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="analyse images in N processes (each loads the models once; default 1)")
+    p.add_argument("--dask", metavar="ADDRESS", default=None,
+                   help="run on a Dask cluster (pip install 'fer_au[dask]'): a scheduler address "
+                        "(tcp://host:8786), 'local' (one worker process per core) or 'local:N'; images go "
+                        "in chunks, long videos in segments; the CSV is written here, as locally "
+                        "(docs/scale.md)")
+    p.add_argument("--segment-frames", type=int, default=None, metavar="N",
+                   help="with --dask: analysed frames per video task (default 1000)")
     p.add_argument("--resume", action="store_true",
                    help="keep the rows already in the CSV and skip the inputs whose rows are all "
                         "there (a video continues after its last written frame); inputs are matched "
@@ -91,7 +99,20 @@ def run(args) -> int:
 
     kwargs = analyzer_kwargs(args)
     analyzer = None
-    if args.workers <= 1:
+    client = cluster = None
+    if args.dask:
+        problem = _check_models(kwargs)     # before any worker loads them
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
+        from ..distributed import make_client
+        try:
+            client, cluster = make_client(args.dask)
+        except Exception as exc:
+            print(f"error: cannot reach the Dask cluster {args.dask!r}: {' '.join(str(exc).split())}",
+                  file=sys.stderr)
+            return 2
+    elif args.workers <= 1:
         from ..analyzer import FaceAnalyzer
         analyzer = FaceAnalyzer(**kwargs)      # a missing model: one line and exit 2 (cli.main)
     else:
@@ -100,11 +121,15 @@ def run(args) -> int:
         if problem:
             print(f"error: {problem}", file=sys.stderr)
             return 2
-    summary = run_batch(args.paths, csv=args.output, recursive=args.recursive, every=args.every,
-                        crops=args.crops, workers=args.workers, resume=args.resume,
-                        progress=not args.no_progress and not args.quiet,
-                        detect_every=args.detect_every, au_baseline=args.au_baseline,
-                        analyzer=analyzer, analyzer_kwargs=kwargs, identities=args.identities)
+    try:
+        summary = run_batch(args.paths, csv=args.output, recursive=args.recursive, every=args.every,
+                            crops=args.crops, workers=args.workers, resume=args.resume,
+                            progress=not args.no_progress and not args.quiet,
+                            detect_every=args.detect_every, au_baseline=args.au_baseline,
+                            analyzer=analyzer, analyzer_kwargs=kwargs, identities=args.identities,
+                            client=client, segment_frames=args.segment_frames)
+    finally:
+        _close_quietly(client, cluster)
     print(f"{args.output}: {summary.rows_written} row(s) written", file=sys.stderr if args.quiet else sys.stdout)
     print(summary.line())
     if summary.write_error:
@@ -113,6 +138,11 @@ def run(args) -> int:
               f"removed, so every row in the file is whole). Free some space (or raise the file-size "
               "limit), then rerun the same command with --resume to continue.", file=sys.stderr)
         return 3
+    if summary.cluster_error:
+        print(f"error: {summary.cluster_error}; the run stopped. Kept: {summary.rows_written} row(s) for "
+              f"{summary.finished} input(s) complete. Rerun the same command with --resume to continue.",
+              file=sys.stderr)
+        return 4
     if summary.skipped and not args.quiet:
         shown = ", ".join(summary.skipped[:3]) + (", ..." if len(summary.skipped) > 3 else "")
         print(f"not analysed (not an image or video suffix): {shown}")
@@ -123,6 +153,17 @@ def run(args) -> int:
         print("error: no input files found", file=sys.stderr)
         return 1
     return 1 if summary.errors else 0
+
+
+def _close_quietly(client, cluster) -> None:
+    """Close a Dask client (and the LocalCluster we started); a scheduler already gone
+    must not turn the run's one-line message into a traceback."""
+    for thing in (client, cluster):
+        if thing is not None:
+            try:
+                thing.close()
+            except Exception:
+                pass
 
 
 def _check_models(kwargs) -> str | None:
