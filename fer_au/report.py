@@ -89,6 +89,18 @@ def _table(df: pd.DataFrame, index=True, digits=2, raw=()) -> str:
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
+def _summary_columns(table: pd.DataFrame, summary: pd.DataFrame, counts, aus) -> None:
+    """The shared columns of the per-input and per-person tables: ``counts`` that the
+    summary has, the top emotion with its share, and the strongest AUs."""
+    for c in counts:
+        if c in summary:
+            table[c] = summary[c]
+    if "top_emotion" in summary:
+        table["top emotion"] = [f"{e} {p:.0f}%" if isinstance(e, str) else "" for e, p in
+                                zip(summary["top_emotion"], summary["top_emotion_pct"])]
+    table["strongest AUs: mean (% present)"] = _strongest(summary, aus)
+
+
 def _strongest(summary: pd.DataFrame, aus, k=3) -> list[str]:
     """Per summary row: its ``k`` AUs of highest mean, "AU12 2.1 (60%)"."""
     if not aus or not len(summary):
@@ -172,13 +184,7 @@ def build_report(results, *, source: str = "", title: str = "fer_au report", roo
         vids = set(video_inputs)
         t["kind"] = ["video" if i in vids else "image" for i in t.index]
         bi = by_input.loc[t.index]
-        for c in ("rows", "faces", "errors", "seconds"):
-            if c in bi:
-                t[c] = bi[c]
-        if "top_emotion" in bi:
-            t["top emotion"] = [f"{e} {p:.0f}%" if isinstance(e, str) else "" for e, p in
-                                zip(bi["top_emotion"], bi["top_emotion_pct"])]
-        t["strongest AUs: mean (% present)"] = _strongest(bi, aus)
+        _summary_columns(t, bi, ("rows", "faces", "errors", "seconds"), aus)
         if "person" in res:
             t["persons"] = res.groupby(res["input"].astype(str))["person"].nunique().reindex(t.index).fillna(0)
         short = [Path(i).name for i in t.index]
@@ -200,13 +206,7 @@ def build_report(results, *, source: str = "", title: str = "fer_au report", roo
         pairs = pairs[pairs["who"].isin(t.index)].drop_duplicates()      # one line per (person, input)
         where = pairs.groupby("who")["input"].agg(lambda s: ", ".join(sorted({Path(i).name for i in s})))
         t["inputs"] = where.reindex(t.index).fillna("").str.slice(0, 80)
-        for c in ("faces", "seconds"):
-            if c in bp:
-                t[c] = bp[c]
-        if "top_emotion" in bp:
-            t["top emotion"] = [f"{e} {p:.0f}%" if isinstance(e, str) else "" for e, p in
-                                zip(bp["top_emotion"], bp["top_emotion_pct"])]
-        t["strongest AUs: mean (% present)"] = _strongest(bp, aus)
+        _summary_columns(t, bp, ("faces", "seconds"), aus)
         face_imgs = _person_faces(bp, aus, limit=12)
         if face_imgs:
             t["mean AUs as a face"] = [face_imgs.get(k, "") for k in t.index]
