@@ -5,6 +5,8 @@
 
 * rows are written as they are produced, one write per image (all its faces and
   frames) or video frame, so a crash or Ctrl-C loses nothing already analysed;
+  an output named ``*.parquet`` is a Parquet dataset folder instead, written a part
+  file at a time (``parquet_output``: whole units per part, parts renamed into place);
 * ``resume=True`` skips inputs whose rows are all in the CSV and continues a
   video after its last written frame.  What is complete is read from the CSV's
   journal (``output.CSVWriter``), never from a video header, and inputs are
@@ -31,7 +33,7 @@ from pathlib import Path
 from .analyzer import FaceAnalyzer
 from .media import (HUGE_SIDE, ImageFile, MediaError, crop_problem, expand_inputs, input_key, iter_video,
                     media_kind, open_video)
-from .output import CSVWriter, OutputError, columns, error_row, rows_for
+from .output import OutputError, columns, error_row, open_writer, rows_for
 
 
 @dataclass
@@ -252,6 +254,8 @@ def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops
 
     Give either a ready ``analyzer`` or ``analyzer_kwargs`` to build one
     (needed for ``workers > 1``: each worker builds its own).
+    ``csv``: the output, a CSV file, or a Parquet dataset folder when the name ends in
+    .parquet (``fer_au.parquet_output``; the same columns, rows, journal and --resume).
     ``identities`` ("input" or "run") adds a ``person`` column (``fer_au.identity``).
     ``client``: a ``distributed.Client``: the analysis runs on that Dask cluster
     (``fer_au.distributed``: images in chunks of ``chunk_size``, videos in segments of
@@ -290,7 +294,7 @@ def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops
     writer = None
     if csv:
         try:
-            writer = CSVWriter(csv, cols, resume=resume, journal=True)
+            writer = open_writer(csv, cols, resume=resume, journal=True)
         except OutputError as exc:
             summary.write_error = str(exc)
             return summary
@@ -422,9 +426,13 @@ def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops
             pool.join()
         bar.close()
         if writer is not None:
-            writer.close(finished=not summary.interrupted and not summary.write_error
-                         and not summary.cluster_error)
+            try:    # a Parquet writer writes its last part here
+                writer.close(finished=not summary.interrupted and not summary.write_error
+                             and not summary.cluster_error)
+            except OutputError as exc:
+                summary.write_error = summary.write_error or str(exc)
             summary.rows_written = writer.rows_committed
+            summary.finished = writer.inputs_committed
         if persons is not None and csv:   # the people seen so far, for --resume
             persons.save(PersonRegistry.state_path(csv))
         summary.seconds = time.time() - t0
@@ -500,9 +508,10 @@ def analyze_paths(paths, csv=None, *, analyzer=None, recursive: bool = False, ev
     Always returns a pandas DataFrame, one row per face (per frame for videos) with the
     columns of the CSV (``output.columns``); inputs that fail have a row with ``error``.
     ``csv``: the rows are also streamed there as they are produced (and ``resume=True``
-    continues that file).  ``analyzer``: a ``FaceAnalyzer`` (default: a new one with the
-    shipped models).  ``identities``: "input" or "run" adds a ``person`` column
-    (``fer_au.identity``); an analyzer built with ``identities=True`` defaults to "input".
+    continues that file); a name ending in .parquet writes a Parquet dataset folder.
+    ``analyzer``: a ``FaceAnalyzer`` (default: a new one with the shipped models).
+    ``identities``: "input" or "run" adds a ``person`` column (``fer_au.identity``); an
+    analyzer built with ``identities=True`` defaults to "input".
     For a long video whose rows should not be held in memory, call ``run_batch`` with a
     ``csv`` and read the file back in pieces.  ``client``: a ``distributed.Client``: the
     work runs on that Dask cluster (``fer_au.distributed``), the rows are the same.
@@ -526,7 +535,8 @@ def analyze_paths(paths, csv=None, *, analyzer=None, recursive: bool = False, ev
         raise ClusterLost(summary.cluster_error)
     text = {"input": str, "error": str}
     if csv is not None:
-        return pd.read_csv(csv, dtype=text)
+        from .parquet_output import is_parquet, read_dataset
+        return read_dataset(csv) if is_parquet(csv) else pd.read_csv(csv, dtype=text)
     # the same types as a table read back from a CSV: numbers as numbers, empty as NaN
     buf = io.StringIO()
     w = csvlib.DictWriter(buf, analyzer.columns() + (["person"] if scope else []), restval="")

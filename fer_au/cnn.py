@@ -223,14 +223,97 @@ class EmotionCNN:
         return self.classes_[self.predict_proba(faces).argmax(axis=1)]
 
 
+def export_tflite(model, path) -> Path:
+    """Write ``model`` (made by build_model) as a float32 TFLite file for :class:`LiteCNN`.
+
+    What is written is ``fold_batchnorm(model)`` with its weights frozen in and the
+    batch size left open.  The file runs in LiteRT (``ai-edge-litert``, which the face
+    mesh already uses) with XNNPACK, so inference needs no TensorFlow: loading it
+    takes a fraction of a second where importing TensorFlow takes several.
+    Converting does need TensorFlow (training time only).
+    """
+    _keras()
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    fast = fold_batchnorm(model, "float32")
+    fn = tf.function(lambda x: fast(x, training=False))
+    frozen = convert_variables_to_constants_v2(
+        fn.get_concrete_function(tf.TensorSpec([None, *INPUT_SHAPE], tf.float32)))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(tf.lite.TFLiteConverter.from_concrete_functions([frozen]).convert())
+    return path
+
+
+class LiteCNN:
+    """A CNN exported by :func:`export_tflite`, run in LiteRT: the same estimator as
+    :class:`EmotionCNN` (``predict_proba`` on (N, 48, 48) uint8 faces, ``tta`` for the
+    mirror view) without TensorFlow.  Its answers match the Keras model's to float32
+    rounding (tests/test_cnn.py).
+
+    ``threads``: LiteRT's threads per call (``analyze`` runs one per worker process).
+    """
+
+    classes_ = np.arange(7)
+    input_kind = "crop48"
+
+    def __init__(self, path, tta: bool = False, threads: int = 1):
+        from .mesh import _interpreter
+
+        self.path = Path(path)
+        self.tta = tta
+        self._it = _interpreter(self.path, threads)
+        self._in = self._it.get_input_details()[0]["index"]
+        self._out = self._it.get_output_details()[0]["index"]
+        self._batch = int(self._it.get_input_details()[0]["shape"][0])
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        if len(x) != self._batch:          # re-plan only when the batch size changes
+            self._it.resize_tensor_input(self._in, [len(x), *INPUT_SHAPE])
+            self._it.allocate_tensors()
+            self._batch = len(x)
+        self._it.set_tensor(self._in, x)
+        self._it.invoke()
+        return self._it.get_tensor(self._out).copy()
+
+    def predict_proba(self, faces, batch_size: int = 64) -> np.ndarray:
+        faces = np.asarray(faces)
+        if faces.ndim == 2:
+            faces = faces[None]
+        if faces.shape[1:3] != INPUT_SHAPE[:2]:
+            raise ValueError(f"expected (N, 48, 48) faces, got shape {faces.shape}")
+        x = faces.reshape(len(faces), *INPUT_SHAPE).astype(np.float32)
+        out = []
+        for s in range(0, len(x), batch_size):
+            chunk = x[s:s + batch_size]
+            if self.tta:   # faces and their mirror images in one call
+                p = self._run(np.ascontiguousarray(np.concatenate([chunk, chunk[:, :, ::-1]])))
+                p = (p[:len(chunk)] + p[len(chunk):]) / 2
+            else:
+                p = self._run(np.ascontiguousarray(chunk))
+            out.append(p)
+        p = np.concatenate(out).astype(np.float64) if out else np.zeros((0, 7))
+        return p / p.sum(axis=1, keepdims=True) if len(p) else p
+
+    def predict(self, faces) -> np.ndarray:
+        return self.classes_[self.predict_proba(faces).argmax(axis=1)]
+
+
 # The shipped CNN averages each face with its mirror image (chosen on PublicTest; the
-# gain and its cost per face are in models/MODEL_CARD.md) and computes in bfloat16
-# where the CPU has it, which keeps the wide network under 5 ms per face.
+# gain and its cost per face are in models/MODEL_CARD.md).  `cnn` runs the TFLite export
+# (no TensorFlow import: analyze and live start seconds sooner); `cnn_keras` runs the
+# .keras file it was exported from in TensorFlow, in bfloat16 where the CPU has it.
 SHIPPED_TTA = True
 SHIPPED_PRECISION = "auto"
 
 
-def load_shipped(models_dir) -> EmotionCNN:
-    """The shipped CNN (``models/cnn_fer7.keras``); the zoo checks its sha256 first."""
+def load_shipped(models_dir) -> LiteCNN:
+    """The shipped CNN (``models/cnn_fer7.tflite``); the zoo checks its sha256 first."""
+    return LiteCNN(Path(models_dir) / "cnn_fer7.tflite", tta=SHIPPED_TTA)
+
+
+def load_shipped_keras(models_dir) -> EmotionCNN:
+    """The same CNN from ``models/cnn_fer7.keras`` in TensorFlow (the training format)."""
     return EmotionCNN.load(Path(models_dir) / "cnn_fer7.keras", tta=SHIPPED_TTA,
                            precision=SHIPPED_PRECISION)

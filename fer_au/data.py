@@ -17,16 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .labels import FER7, FOLDER_ALIASES, class_names, convert_labels, convert_proba
+from .labels import (FER7, FERPLUS_COLUMNS, FOLDER_ALIASES, class_names, convert_labels,
+                     ferplus_majority, ferplus_soft_targets)
 from .errors import FerAuError
 
 IMAGE_SIZE = 48
 N_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 USAGES = ("Training", "PublicTest", "PrivateTest")
 REQUIRED_COLUMNS = ("emotion", "pixels", "Usage")
-# FER+ vote columns, in the order of fer2013new.csv.
-FERPLUS_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger",
-                   "disgust", "fear", "contempt", "unknown", "NF")
+# FER+ vote columns: labels.FERPLUS_COLUMNS (fer2013new.csv's order), also importable from here.
 # FER+ column of each fer7 class, in fer7 order.
 FERPLUS_OF_FER7 = [FERPLUS_COLUMNS.index(name) for name in FER7]
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
@@ -118,28 +117,19 @@ class FER2013:
         v = self._votes()
         return v[:, 9] >= v[:, :9].max(axis=1)
 
-    def ferplus_distribution(self, scheme: str = "fer7") -> np.ndarray:
-        """FER+ vote share per ``scheme`` class (contempt/unknown/NF votes left out).
+    def ferplus_distribution(self, scheme: str = "fer7", drop_single: bool = False) -> np.ndarray:
+        """FER+ vote share per ``scheme`` class, normalised over that scheme's emotions
+        (unknown/NF votes left out, and contempt's unless ``scheme="fer8"``): soft
+        targets (``labels.ferplus_soft_targets``).  Rows with no emotion votes
+        (not-a-face) are all zero."""
+        return ferplus_soft_targets(self._votes(), scheme, drop_single=drop_single)
 
-        Rows with no emotion votes (not-a-face) are all zero.
-        """
-        d7 = self._votes()[:, FERPLUS_OF_FER7].astype(np.float64)
-        total = d7.sum(axis=1, keepdims=True)
-        d7 = np.divide(d7, total, out=np.zeros_like(d7), where=total > 0)
-        return convert_proba(d7, scheme)
-
-    def ferplus_labels(self, scheme: str = "fer7") -> np.ndarray:
-        """FER+ majority label as ``scheme`` codes; -1 where FER+ gives no FER2013
-        emotion (not a face, or contempt/unknown win, or a tie for the top vote)."""
-        v = self._votes()
-        emo = v[:, FERPLUS_OF_FER7]
-        top = emo.max(axis=1)
-        label = emo.argmax(axis=1).astype(np.int64)
-        tie = (emo == top[:, None]).sum(axis=1) > 1
-        other = v[:, 7:].max(axis=1)  # contempt, unknown, NF
-        bad = tie | (top == 0) | (other >= top) | self.ferplus_not_face
-        label[bad] = -1
-        return convert_labels(label, scheme)
+    def ferplus_labels(self, scheme: str = "fer7", rule: str = "majority") -> np.ndarray:
+        """FER+ voters' label as ``scheme`` codes (``scheme="fer8"`` keeps contempt);
+        -1 where there is none: not a face, unknown, no majority under ``rule``
+        (``"majority"``: FER+'s own rule; ``"plurality"``: top vote, ties left out;
+        see ``fer_au.labels``), and for fer7/fer6 also where contempt wins."""
+        return ferplus_majority(self._votes(), scheme, rule)
 
 
 # ---------------------------------------------------------------------------

@@ -29,7 +29,8 @@ What changes is where the rows are computed:
   row is lost or written twice.  A task that kills its worker repeatedly (a decoder
   crash on one file) ends as ``KilledWorker``: a chunk is then retried one image a
   task, and the input that still fails gets its error row.  Losing the scheduler raises
-  :class:`ClusterLost`; the CSV and its journal are whole, so --resume continues.
+  :class:`ClusterLost`; the output (CSV, or Parquet dataset: ``parquet_output``) and its
+  journal are whole, so --resume continues.
 
 Inputs are read by the workers from the same paths (a shared file system, as on a
 SLURM cluster or a Kubernetes volume); the client lists folders and reads video headers.

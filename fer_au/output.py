@@ -32,7 +32,9 @@ faces and frames, a video frame, a video's end, an error row), with the CSV's si
 after it.  Resuming cuts the CSV back to the last size the journal vouches for
 (dropping half-written lines and the rows of an input written only in part) and
 skips what the journal lists.  The journal is deleted when a run finishes; a CSV
-without one is judged by its rows.
+without one is judged by its rows.  ``open_writer`` gives this writer, or for a name
+ending in .parquet ``parquet_output.ParquetWriter`` (a Parquet dataset, the same journal
+design, one journal line per part file).
 """
 from __future__ import annotations
 
@@ -170,6 +172,7 @@ class CSVWriter:
         self.columns = list(cols)
         self.rows_written = 0      # this run, on disk
         self.rows_committed = 0    # this run, on disk and (with a journal) recorded as done
+        self.inputs_committed = 0  # inputs (images, errors, ends of videos) complete on disk, this run
         self.progress: dict[str, Progress] = {}
         self._extras = "raise"
         self._journal = None
@@ -213,7 +216,7 @@ class CSVWriter:
                 fresh = not jpath.exists()
                 self._journal = open(jpath, "ab", buffering=0)
                 if fresh:   # what the CSV already holds, so that a later resume needs only the journal
-                    entries = [{"kind": "base"}] + [_progress_entry(k, p) for k, p in self.progress.items()]
+                    entries = [{"kind": "base"}] + [progress_entry(k, p) for k, p in self.progress.items()]
                     self._journal_write("".join(json.dumps(dict(e, at=self.size)) + "\n" for e in entries))
                 self._jcommitted = os.fstat(self._journal.fileno()).st_size
             except OSError as exc:
@@ -251,6 +254,7 @@ class CSVWriter:
         if self._journal is None or done is not None:
             self.committed = self.size
             self.rows_committed = self.rows_written
+            self.inputs_committed += done is not None and done.get("kind") in ("input", "end")
 
     def rollback(self) -> None:
         """Cut the CSV (and journal) back to the last unit recorded as done.  Truncating
@@ -290,10 +294,21 @@ def _write_all(fh, data: bytes) -> None:
         view = view[n:]
 
 
-def _progress_entry(key: str, p: Progress) -> dict:
+def progress_entry(key: str, p: Progress) -> dict:
+    """The journal entry that says what ``p`` says of input ``key``."""
     if p.done:
         return {"kind": "input", "input": key}
     return {"kind": "frame", "input": key, "frame": p.last_frame, "time": p.last_time}
+
+
+def apply_entry(progress: dict[str, Progress], e: dict) -> None:
+    """Update ``progress`` with one journal entry (a unit whose rows are all on disk)."""
+    kind, key = e.get("kind"), e.get("input")
+    if kind in ("input", "end"):
+        progress[key] = Progress(done=True)
+    elif kind == "frame":
+        p = progress.setdefault(key, Progress())
+        p.last_frame, p.last_time = int(e["frame"]), e.get("time")
 
 
 def read_journal(jpath, csv_path) -> tuple[dict[str, Progress], int, int]:
@@ -311,12 +326,7 @@ def read_journal(jpath, csv_path) -> tuple[dict[str, Progress], int, int]:
         except (ValueError, KeyError, TypeError):
             break           # a damaged line: trust nothing after it
         at, whole = at_here, pos
-        kind, key = e.get("kind"), e.get("input")
-        if kind in ("input", "end"):
-            progress[key] = Progress(done=True)
-        elif kind == "frame":
-            p = progress.setdefault(key, Progress())
-            p.last_frame, p.last_time = int(e["frame"]), e.get("time")
+        apply_entry(progress, e)
     if at is None:
         raise ValueError(f"{jpath}: cannot resume, this journal is empty or damaged; "
                          "rerun without --resume to start afresh")
@@ -330,36 +340,56 @@ def scan_csv(path) -> dict[str, Progress]:
     """--resume without a journal (a finished run, or a file from an older version): an
     input with rows counts as done, except a video without an error row, which is
     continued after its last frame (and is done when no frame follows)."""
-    from .media import input_key, media_kind
-
-    progress: dict[str, Progress] = {}
     path = Path(path)
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, [])
-        if "input" not in header or "frame" not in header:
-            raise ValueError(f"{path}: cannot resume, it is not a fer_au results CSV (no input/frame columns)")
+
+    def rows(reader, header):
         i_in, i_fr = header.index("input"), header.index("frame")
         i_t = header.index("approx_time") if "approx_time" in header else None
         i_err = header.index(ERROR_COLUMN) if ERROR_COLUMN in header else None
         for row in reader:
             if len(row) != len(header):
                 continue
-            key = input_key(row[i_in])
-            p = progress.setdefault(key, Progress(done=media_kind(row[i_in]) != "video"))
-            if i_err is not None and row[i_err]:
-                p.done = True
             try:
                 f = int(row[i_fr] or 0)
             except ValueError:
-                continue
-            if f >= p.last_frame:
-                p.last_frame = f
-                try:
-                    p.last_time = float(row[i_t]) if i_t is not None and row[i_t] else None
-                except ValueError:
-                    p.last_time = None
+                f = None
+            try:
+                t = float(row[i_t]) if i_t is not None and row[i_t] else None
+            except ValueError:
+                t = None
+            yield row[i_in], f, t, row[i_err] if i_err is not None else ""
+
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, [])
+        if "input" not in header or "frame" not in header:
+            raise ValueError(f"{path}: cannot resume, it is not a fer_au results CSV (no input/frame columns)")
+        return progress_from_rows(rows(reader, header))
+
+
+def progress_from_rows(rows) -> dict[str, Progress]:
+    """What rows ``(input, frame or None, time or None, error)`` say each input holds
+    (``scan_csv``; ``parquet_output.scan_dataset``)."""
+    from .media import input_key, media_kind
+
+    progress: dict[str, Progress] = {}
+    for name, f, t, error in rows:
+        key = input_key(name)
+        p = progress.setdefault(key, Progress(done=media_kind(name) != "video"))
+        if error:
+            p.done = True
+        if f is not None and f >= p.last_frame:
+            p.last_frame, p.last_time = f, t
     return progress
+
+
+def open_writer(path, cols, resume: bool = False, journal: bool = False):
+    """A ``CSVWriter``, or a ``parquet_output.ParquetWriter`` when ``path`` ends in
+    .parquet (a dataset folder of part files)."""
+    from .parquet_output import ParquetWriter, is_parquet
+    if is_parquet(path):
+        return ParquetWriter(path, cols, resume=resume, journal=journal)
+    return CSVWriter(path, cols, resume=resume, journal=journal)
 
 
 def _has_whole_line(path) -> bool:

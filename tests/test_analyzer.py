@@ -143,7 +143,7 @@ def test_missing_model_is_a_clear_error_and_aus_only_works(tmp_path, astronaut):
     with pytest.raises(ModelUnavailableError) as err:
         FaceAnalyzer(aus=False, au_model=None, models_dir=tmp_path)
     msg = str(err.value)
-    assert "cnn_fer7.keras" in msg and "emotion_model=None" in msg
+    assert "cnn_fer7.tflite" in msg and "emotion_model=None" in msg
     with pytest.raises(ModelUnavailableError, match="aus=False"):
         FaceAnalyzer(emotion_model=None, au_model=None, models_dir=tmp_path)
     # nothing but dlib: boxes, landmarks and pose, no invented AUs or emotions

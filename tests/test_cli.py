@@ -91,6 +91,7 @@ def test_train_cnn_from_init_ships_model_and_both_histories(tmp_path, synthetic)
     assert history["init"]["widths"] == [4, 8, 8, 16]
     assert [h["epoch"] for h in history["init"]["history"]["history"]] == [1]
     assert "cnn_fer7.keras" in (stage2 / "MANIFEST.sha256").read_text()
+    assert "cnn_fer7.tflite" in (stage2 / "MANIFEST.sha256").read_text()
     # the candidate is scored from its own folder before anyone ships it
     png = tmp_path / "confusion.png"
     r = cli("evaluate", "--model", "cnn", "--models-dir", stage2, "--data", data,

@@ -129,3 +129,21 @@ def test_importing_keras_prints_no_tensorflow_chatter():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "absl::InitializeLog" not in done.stderr and "oneDNN" not in done.stderr
+
+
+def test_tflite_export_matches_keras_and_soft_targets_train(tmp_path, tiny):
+    """`cnn` runs the TFLite export: same answers as the Keras model, batch sizes changing
+    between calls; a student trains on soft (distillation) targets."""
+    x, y = tiny
+    keras_model = cnn.build_model(7, (4, 8, 8, 16), (1, 1, 2, 2))
+    path = cnn.export_tflite(keras_model, tmp_path / "m.tflite")
+    lite, ref = cnn.LiteCNN(path, tta=True), cnn.EmotionCNN(keras_model, tta=True)
+    for n in (1, 5, 3):
+        np.testing.assert_allclose(lite.predict_proba(x[:n]), ref.predict_proba(x[:n]), atol=1e-5)
+    assert lite.predict(x[:4]).shape == (4,)
+    targets = tcnn.distillation_targets(ref, x, y, alpha=0.7)
+    assert targets.shape == (len(x), 7) and np.allclose(targets.sum(axis=1), 1, atol=1e-5)
+    assert (targets.argmax(1) == y).mean() > 0.2
+    state = tcnn.train_cnn(x, targets, x[:14], y[:14], tmp_path / "run", epochs=1, batch_size=16,
+                           widths=(4, 8, 8, 16), depths=(1, 1, 2, 2), verbose=0)
+    assert state["epoch"] == 1

@@ -63,7 +63,7 @@ def test_fer6_folds_disgust_into_anger():
     assert p6.shape == (1, 6) and np.isclose(p6[0, 0], 0.3) and np.isclose(p6.sum(), 1)
     assert FER6 == ("anger", "fear", "happiness", "sadness", "surprise", "neutral")
     with pytest.raises(ValueError, match="unknown label scheme"):
-        convert_labels([0], "fer8")
+        convert_labels([0], "fer9")
 
 
 def test_image_folder_layout(tmp_path, synthetic):

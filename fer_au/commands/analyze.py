@@ -58,14 +58,18 @@ def add_parser(sub):
                     "row per face: box, 68 landmarks, head pose, action units and emotion "
                     "probabilities (py-feat column names). An image or frame without a face still "
                     "gets a row; an unreadable input gets a row with the 'error' column set. Rows are "
-                    "written as they are produced, so an interrupted run loses nothing: rerun with "
+                    "written as they are produced (-o NAME.parquet: a Parquet dataset instead of a CSV), so an interrupted run loses nothing: rerun with "
                     "--resume to continue. Exit status: 0 all inputs analysed, 1 some failed, "
-                    "2 nothing could run (bad options, missing models), 3 the CSV could not be "
+                    "2 nothing could run (bad options, missing models), 3 the output could not be "
                     "written (disk full; --resume continues), 4 the Dask scheduler went away (--resume "
                     "continues), 130 interrupted.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image or video files, or folders of them")
-    p.add_argument("-o", "--output", default="results.csv", metavar="CSV",
-                   help="where to write the rows (default results.csv)")
+    p.add_argument("-o", "--output", default="results.csv", metavar="OUT",
+                   help="where to write the rows: a CSV file (default results.csv), or, for a name "
+                        "ending in .parquet, a partitioned Parquet dataset: a folder of part files "
+                        "(pyarrow: pip install 'fer_au[parquet]'), the same columns and rows, written "
+                        "a part at a time as rows arrive (every 10,000 rows or 10 s), --resume as for "
+                        "a CSV; read it with fer_au.read_results, pandas or dask.dataframe.read_parquet")
     p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
     p.add_argument("--every", type=int, default=1, metavar="N", help="video: analyse every N-th frame (default 1)")
     p.add_argument("--crops", action="store_true",
@@ -75,14 +79,14 @@ def add_parser(sub):
     p.add_argument("--dask", metavar="ADDRESS", default=None,
                    help="run on a Dask cluster (pip install 'fer_au[dask]'): a scheduler address "
                         "(tcp://host:8786), 'local' (one worker process per core) or 'local:N'; images go "
-                        "in chunks, long videos in segments; the CSV is written here, as locally "
+                        "in chunks, long videos in segments; the CSV (or Parquet dataset) is written here, as locally "
                         "(docs/scale.md)")
     p.add_argument("--segment-frames", type=int, default=None, metavar="N",
                    help="with --dask: analysed frames per video task (default 1000)")
     p.add_argument("--resume", action="store_true",
-                   help="keep the rows already in the CSV and skip the inputs whose rows are all "
+                   help="keep the rows already in the output and skip the inputs whose rows are all "
                         "there (a video continues after its last written frame); inputs are matched "
-                        "by resolved path, and what is complete is read from CSV.journal")
+                        "by resolved path, and what is complete is read from OUT.journal")
     p.add_argument("--identities", nargs="?", const="input", choices=["input", "run"], default=None,
                    help="add a 'person' column from face descriptors (dlib's face-recognition ResNet): "
                         "the same person keeps one id through cuts and exits within each input, or, "

@@ -34,11 +34,15 @@ def run(args) -> int:
     table.loc["total"] = table.sum()                # per-split totals, e.g. Training 28,709
     print(table.to_string())
     if ds.ferplus_votes is not None:
-        fp = ds.ferplus_labels(args.scheme)
-        has = fp >= 0
-        agree = (fp[has] == ds.y(args.scheme)[has]).mean() if has.any() else float("nan")
-        print(f"FER+: {int(ds.ferplus_not_face.sum())} not-a-face images, "
-              f"{int(has.sum())} with a majority label; FER2013 agrees with it on {agree:.1%}")
+        print(f"FER+: {int(ds.ferplus_not_face.sum())} not-a-face images")
+        for rule, what in (("majority", "FER+'s majority rule"), ("plurality", "the top vote, ties left out")):
+            fp8 = ds.ferplus_labels("fer8", rule)
+            fp = ds.ferplus_labels(args.scheme, rule)
+            has = fp >= 0
+            agree = (fp[has] == ds.y(args.scheme)[has]).mean() if has.any() else float("nan")
+            print(f"  {rule} ({what}): {int((fp8 >= 0).sum())} labelled images "
+                  f"({int((fp8 == 7).sum())} contempt); FER2013 agrees with the "
+                  f"{int(has.sum())} of {args.scheme} on {agree:.1%}")
     if ds.problems:
         print(f"{len(ds.problems)} bad row(s):", file=sys.stderr)
         for p in ds.problems:

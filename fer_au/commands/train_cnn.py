@@ -8,7 +8,7 @@ from pathlib import Path
 def add_parser(tsub):
     p = tsub.add_parser("cnn", help="the Keras CNN (resumable)",
                         description="Train the VGG-style CNN on Training with augmentation, pick the "
-                                    "best epoch on PublicTest, and ship it as models/cnn_fer7.keras. "
+                                    "best epoch on PublicTest, and ship it as models/cnn_fer7.keras (and its TFLite export cnn_fer7.tflite, what `cnn` runs). "
                                     "Checkpoints go to --workdir every epoch; running the same command "
                                     "again resumes where it stopped.")
     p.add_argument("--data", required=True, help="fer2013.csv[.gz] or its folder")
@@ -71,7 +71,10 @@ def run(args) -> int:
     # the learning curves travel with the model (the NeuralNetwork notebook plots them),
     # read before the export below may overwrite the --init model's own history
     history = _history(Path(args.workdir) / "state.json", args.init)
-    export_for_inference(Path(args.workdir) / "best.keras", models_dir / "cnn_fer7.keras")
+    shipped = export_for_inference(Path(args.workdir) / "best.keras", models_dir / "cnn_fer7.keras")
+    from ..cnn import _keras, export_tflite
+    # what `cnn` runs: the same network as TFLite, so inference needs no TensorFlow
+    export_tflite(_keras().saving.load_model(shipped, compile=False), models_dir / "cnn_fer7.tflite")
     (models_dir / "cnn_history.json").write_text(json.dumps(history, indent=1) + "\n")
     zoo.write_manifest(models_dir)
     print(f"best PublicTest accuracy {state['best_val_accuracy']:.4f}; shipped {models_dir / 'cnn_fer7.keras'}")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cnn import INPUT_SHAPE, WIDTHS, _keras, _stages, build_model
+from ..cnn import DEPTHS, INPUT_SHAPE, WIDTHS, _keras, _stages, build_model
 
 
 def augment_batch(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -36,7 +36,8 @@ def augment_batch(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _batches(images, labels, batch_size, n_classes, seed):
-    """An endless stream of augmented, shuffled, one-hot batches."""
+    """An endless stream of augmented, shuffled batches: one-hot for class codes,
+    as given for (N, n_classes) soft targets (a teacher's probabilities, FER+ votes)."""
     rng = np.random.default_rng(seed)
     n = len(images)
     while True:
@@ -44,14 +45,21 @@ def _batches(images, labels, batch_size, n_classes, seed):
         for s in range(0, n - batch_size + 1, batch_size):
             idx = order[s:s + batch_size]
             x = augment_batch(images[idx], rng)[..., None].astype("float32")
-            y = np.eye(n_classes, dtype="float32")[labels[idx]]
+            y = (labels[idx].astype("float32") if labels.ndim == 2
+                 else np.eye(n_classes, dtype="float32")[labels[idx]])
             yield x, y
 
 
 def train_cnn(x_train, y_train, x_val, y_val, out_dir, *, epochs: int = 30, batch_size: int = 64,
               lr: float = 1e-3, n_classes: int = 7, resume: bool = True, seed: int = 0,
-              max_hours: float | None = None, init=None, widths=None, verbose: int = 1):
+              max_hours: float | None = None, init=None, widths=None, depths=None,
+              verbose: int = 1):
     """Train (or resume training of) the CNN; returns the training history dict.
+
+    ``y_train`` holds class codes, or (N, n_classes) soft targets, rows of
+    probabilities (e.g. a teacher network's, for distillation: see
+    :func:`distillation_targets`); with soft targets no label smoothing is added.
+    ``y_val`` always holds class codes.
 
     ``out_dir`` receives last.keras, best.keras and state.json.  With
     ``max_hours`` training stops cleanly after the epoch that crosses the
@@ -93,9 +101,10 @@ def train_cnn(x_train, y_train, x_val, y_val, out_dir, *, epochs: int = 30, batc
                 model = widen(model, widths, seed=seed)
             state["init"] = {"from": str(init), "widths": list(_stages(model)[0])}
         else:
-            model = build_model(n_classes, widths or WIDTHS)
+            model = build_model(n_classes, widths or WIDTHS, depths or DEPTHS)
+        soft = np.ndim(y_train) == 2
         model.compile(optimizer=keras.optimizers.AdamW(schedule(), weight_decay=5e-4),
-                      loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
+                      loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.0 if soft else 0.1),
                       metrics=["accuracy"])
 
     x_val = np.asarray(x_val)[..., None].astype("float32")
@@ -134,6 +143,21 @@ def train_cnn(x_train, y_train, x_val, y_val, out_dir, *, epochs: int = 30, batc
         model.fit(stream, steps_per_epoch=steps, epochs=epochs, initial_epoch=state["epoch"],
                   shuffle=False, callbacks=[EpochEnd()], verbose=verbose)
     return state
+
+
+def distillation_targets(teacher, images, labels, alpha: float = 0.7, n_classes: int = 7,
+                         batch_size: int = 256) -> np.ndarray:
+    """Soft targets for training a smaller network from a trained one: ``alpha`` times
+    the teacher's probabilities (an estimator with ``predict_proba``, e.g. the shipped
+    CNN with its mirror view) plus ``1 - alpha`` times the one-hot label.
+
+    The teacher's probabilities carry what the label does not (which faces are
+    ambiguous, which classes they are confused with); the label keeps the student
+    anchored where the teacher is wrong.  Rows sum to 1.
+    """
+    proba = np.asarray(teacher.predict_proba(images, batch_size=batch_size), dtype=np.float64)
+    onehot = np.eye(n_classes)[np.asarray(labels)]
+    return (alpha * proba + (1 - alpha) * onehot).astype(np.float32)
 
 
 def export_for_inference(checkpoint, target) -> Path:
