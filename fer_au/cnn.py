@@ -162,6 +162,30 @@ def resolve_precision(precision: str) -> str:
     return precision
 
 
+def _predict_proba(run, faces, batch_size: int, tta: bool) -> np.ndarray:
+    """Float64 probability rows for (N, 48, 48) faces, ``run`` mapping a float32
+    (n, 48, 48, 1) batch to (n, 7) probabilities; with ``tta`` each face is averaged
+    with its mirror image, both in one call (one dispatch, not two)."""
+    faces = np.asarray(faces)
+    if faces.ndim == 2:
+        faces = faces[None]
+    if faces.shape[1:3] != INPUT_SHAPE[:2]:
+        raise ValueError(f"expected (N, 48, 48) faces, got shape {faces.shape}")
+    x = faces.reshape(len(faces), *INPUT_SHAPE).astype(np.float32)
+    out = []
+    for s in range(0, len(x), batch_size):
+        chunk = x[s:s + batch_size]
+        if tta:
+            p = run(np.concatenate([chunk, chunk[:, :, ::-1]]))
+            p = (p[:len(chunk)] + p[len(chunk):]) / 2
+        else:
+            p = run(chunk)
+        out.append(p)
+    # float64 rows that sum to 1, as every emotion model returns (float32 sums drift by 1e-7)
+    p = np.concatenate(out).astype(np.float64) if out else np.zeros((0, 7))
+    return p / p.sum(axis=1, keepdims=True) if len(p) else p
+
+
 class EmotionCNN:
     """The shipped CNN as an estimator: ``predict_proba(faces)`` for (N, 48, 48) uint8 faces.
 
@@ -200,24 +224,7 @@ class EmotionCNN:
         return cls(keras.saving.load_model(path, compile=False), tta=tta, precision=precision)
 
     def predict_proba(self, faces, batch_size: int = 256) -> np.ndarray:
-        faces = np.asarray(faces)
-        if faces.ndim == 2:
-            faces = faces[None]
-        if faces.shape[1:3] != INPUT_SHAPE[:2]:
-            raise ValueError(f"expected (N, 48, 48) faces, got shape {faces.shape}")
-        x = faces.reshape(len(faces), *INPUT_SHAPE).astype(np.float32)
-        out = []
-        for s in range(0, len(x), batch_size):
-            chunk = x[s:s + batch_size]
-            if self.tta:  # faces and their mirror images in one call: one dispatch, not two
-                p = self._forward(np.concatenate([chunk, chunk[:, :, ::-1]])).numpy()
-                p = (p[:len(chunk)] + p[len(chunk):]) / 2
-            else:
-                p = self._forward(chunk).numpy()
-            out.append(p)
-        # float64 rows that sum to 1, as every emotion model returns (float32 sums drift by 1e-7)
-        p = np.concatenate(out).astype(np.float64) if out else np.zeros((0, 7))
-        return p / p.sum(axis=1, keepdims=True) if len(p) else p
+        return _predict_proba(lambda x: self._forward(x).numpy(), faces, batch_size, self.tta)
 
     def predict(self, faces) -> np.ndarray:
         return self.classes_[self.predict_proba(faces).argmax(axis=1)]
@@ -278,23 +285,7 @@ class LiteCNN:
         return self._it.get_tensor(self._out).copy()
 
     def predict_proba(self, faces, batch_size: int = 64) -> np.ndarray:
-        faces = np.asarray(faces)
-        if faces.ndim == 2:
-            faces = faces[None]
-        if faces.shape[1:3] != INPUT_SHAPE[:2]:
-            raise ValueError(f"expected (N, 48, 48) faces, got shape {faces.shape}")
-        x = faces.reshape(len(faces), *INPUT_SHAPE).astype(np.float32)
-        out = []
-        for s in range(0, len(x), batch_size):
-            chunk = x[s:s + batch_size]
-            if self.tta:   # faces and their mirror images in one call
-                p = self._run(np.ascontiguousarray(np.concatenate([chunk, chunk[:, :, ::-1]])))
-                p = (p[:len(chunk)] + p[len(chunk):]) / 2
-            else:
-                p = self._run(np.ascontiguousarray(chunk))
-            out.append(p)
-        p = np.concatenate(out).astype(np.float64) if out else np.zeros((0, 7))
-        return p / p.sum(axis=1, keepdims=True) if len(p) else p
+        return _predict_proba(lambda x: self._run(np.ascontiguousarray(x)), faces, batch_size, self.tta)
 
     def predict(self, faces) -> np.ndarray:
         return self.classes_[self.predict_proba(faces).argmax(axis=1)]
