@@ -33,7 +33,7 @@ def main():
     args = ap.parse_args()
     path = fer2013_path(args.data)
     test = load_fer2013(path).split("PrivateTest")
-    names = args.models.split(",") if args.models else zoo.available()
+    names = args.models.split(",") if args.models else [n for n in zoo.available() if n != "cnn_keras"]  # same network as cnn
     stored = json.loads(METRICS_FILE.read_text()) if METRICS_FILE.exists() else {}
     for name in names:
         model = zoo.load_model(name)
