@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from fer_au.data import load_fer2013, make_csv
@@ -17,7 +18,6 @@ from fer_au.labels import (FER7, FER8, FERPLUS_COLUMNS, class_names, convert_lab
                            ferplus_exclusions, ferplus_majority, ferplus_soft_targets)
 
 REPO = Path(__file__).resolve().parent.parent
-HEADER = "Usage,Image name," + ",".join(FERPLUS_COLUMNS) + "\n"
 
 
 def votes(**counts):
@@ -122,8 +122,10 @@ def _ferplus_files(tmp_path, synthetic):
     rows = [CASES[i % len(CASES)][0] for i in range(len(labels))]
     # PrivateTest rows (the last 3): happiness, contempt, not-a-face
     rows[-3:] = [votes(happiness=10), votes(contempt=8, neutral=2), votes(NF=10)]
-    (tmp_path / "fer2013new.csv").write_text(HEADER + "".join(
-        f"{u},fer{i:07d}.png," + ",".join(map(str, r)) + "\n" for i, (u, r) in enumerate(zip(usage, rows))))
+    # a made-up vote file: only the columns the loader reads (Usage and the ten vote counts)
+    table = pd.DataFrame(np.stack(rows), columns=list(FERPLUS_COLUMNS))
+    table.insert(0, "Usage", usage)
+    table.to_csv(tmp_path / "fer2013new.csv", index=False)
     return tmp_path / "fer2013.csv"
 
 
