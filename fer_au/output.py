@@ -154,6 +154,15 @@ def journal_path(csv_path) -> Path:
     return Path(str(csv_path) + JOURNAL_SUFFIX)
 
 
+def columns_differ(path, header, columns, hint: str) -> ValueError:
+    """The error for resuming an output whose columns (``header``) are not this run's."""
+    missing = [c for c in columns if c not in header]
+    extra = [c for c in header if c not in columns]
+    return ValueError(f"{path}: cannot resume, its columns differ from this run's "
+                      f"(missing {missing[:3]}{'...' if len(missing) > 3 else ''}, extra "
+                      f"{extra[:3]}{'...' if len(extra) > 3 else ''}); {hint}")
+
+
 class CSVWriter:
     """Append rows to a CSV as they are produced, each batch in one write, so a crash or
     Ctrl-C loses nothing already written.
@@ -183,12 +192,7 @@ class CSVWriter:
             header = _read_header(self.path)
             if header != self.columns:
                 if [c for c in self.columns if c not in OPTIONAL_COLUMNS] != header:
-                    missing = [c for c in self.columns if c not in header]
-                    extra = [c for c in header if c not in self.columns]
-                    raise ValueError(
-                        f"{self.path}: cannot resume, its columns differ from this run's "
-                        f"(missing {missing[:3]}{'...' if len(missing) > 3 else ''}, extra "
-                        f"{extra[:3]}{'...' if len(extra) > 3 else ''}); use another -o file")
+                    raise columns_differ(self.path, header, self.columns, "use another -o file")
                 self.columns, self._extras = header, "ignore"   # an older file: no warning column
             if journal and jpath.exists():
                 self.progress, keep, jkeep = read_journal(jpath, self.path)

@@ -42,7 +42,7 @@ import time
 from pathlib import Path
 
 from .errors import FerAuError
-from .output import (ERROR_COLUMN, MODEL_COLUMNS, WARNING_COLUMN, OutputError, Progress, apply_entry,
+from .output import (ERROR_COLUMN, columns_differ, MODEL_COLUMNS, WARNING_COLUMN, OutputError, Progress, apply_entry,
                      journal_path, progress_entry, progress_from_rows)
 
 PART_ROWS = 10_000        # rows per part (at most; ~2.5 KB a row in memory until written)
@@ -159,12 +159,7 @@ class ParquetWriter:
             if resume and parts:
                 header = pa.parquet.read_schema(parts[0]).names
                 if header != self.columns:
-                    missing = [c for c in self.columns if c not in header]
-                    extra = [c for c in header if c not in self.columns]
-                    raise ValueError(
-                        f"{self.path}: cannot resume, its columns differ from this run's (missing "
-                        f"{missing[:3]}{'...' if len(missing) > 3 else ''}, extra {extra[:3]}"
-                        f"{'...' if len(extra) > 3 else ''}); use another -o")
+                    raise columns_differ(self.path, header, self.columns, "use another -o")
                 listed = _read_journal(jpath) if journal and jpath.exists() else None
                 if listed is not None:
                     names, self.progress, jkeep = listed
