@@ -258,10 +258,12 @@ class FaceAnalyzer:
         return faces
 
     def analyze_bgr(self, bgr: np.ndarray, *, gray=None, crop: bool = False, boxes=None,
-                    follow=None) -> list[Face]:
+                    follow=None, emotions_for=None) -> list[Face]:
         """As ``analyze`` on a BGR array.  ``follow``: the previous frame's meshes, one
         per box (None for a new face), for faces followed from frame to frame
-        (``_mesh_of``)."""
+        (``_mesh_of``).  ``emotions_for``: one bool per box, the faces the main emotion
+        model runs on (the others keep ``emotions=None``; ``FaceStream``'s
+        ``emotion_every``); default all."""
         from .faces import head_pose
         from .mesh import to_68
 
@@ -294,7 +296,7 @@ class FaceAnalyzer:
                       pose=tuple(float(a) for a in head_pose(lm, gray.shape)), face_id=i, crop=c,
                       mesh=None if meshes is None else meshes[i])
                  for i, ((box, score), lm, c) in enumerate(zip(dets, lms, crops))]
-        self._classify(faces, lms, crops, gray, meshes)
+        self._classify(faces, lms, crops, gray, meshes, emotions_for)
         return faces
 
     def _mesh_of(self, rgb, box, previous=None):
@@ -338,14 +340,18 @@ class FaceAnalyzer:
         self._classify([face], lm[None], crop48[None], gray, meshes)
         return [face]
 
-    def _classify(self, faces: list[Face], lms: np.ndarray, crops: np.ndarray, gray=None, meshes=None) -> None:
-        """AUs and both emotion models, for all faces of one image at once."""
+    def _classify(self, faces: list[Face], lms: np.ndarray, crops: np.ndarray, gray=None, meshes=None,
+                  emotions_for=None) -> None:
+        """AUs and both emotion models, for all faces of one image at once (the main
+        emotion model only for the faces ``emotions_for`` marks, when given)."""
         if self.au_estimator is not None:
             for f, v in zip(faces, self.au_estimator.transform(self._au_input(lms, meshes))):
                 _set_aus(f, v, self.au_estimator)
         if self.emotion_model is not None:
-            for f, p in zip(faces, _emotion_proba(self.emotion_model, lms, crops, gray)):
-                f.emotions = dict(zip(FER7, p.tolist()))
+            todo = np.arange(len(faces)) if emotions_for is None else np.flatnonzero(emotions_for)
+            if len(todo):
+                for i, p in zip(todo, _emotion_proba(self.emotion_model, lms[todo], crops[todo], gray)):
+                    faces[i].emotions = dict(zip(FER7, p.tolist()))
         if self.au_emotion_model is not None:
             for f, p in zip(faces, _emotion_proba(self.au_emotion_model, lms, crops, gray)):
                 f.au_emotions = dict(zip(FER7, p.tolist()))

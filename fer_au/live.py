@@ -192,6 +192,7 @@ def _check_output(output) -> None:
 
 def run_live(source, analyzer, *, display: bool = True, output=None, csv=None, smooth: float = 0.0,
              detect_every: int = 3, au_baseline: str = "population", max_frames: int | None = None,
+             emotion_every: int = 1,
              snapshot_dir=".",
              realtime: bool | None = None, log=print) -> LiveSummary:
     """Run the live loop until the source ends, q/Esc is pressed, or ``max_frames``.
@@ -225,7 +226,8 @@ def run_live(source, analyzer, *, display: bool = True, output=None, csv=None, s
         realtime = display and is_file  # play files at their own speed when watching them
     source_name = f"camera:{src}" if isinstance(src, int) else str(src)
 
-    stream = FaceStream(analyzer, detect_every=detect_every, smooth=smooth, au_baseline=au_baseline)
+    stream = FaceStream(analyzer, detect_every=detect_every, smooth=smooth, au_baseline=au_baseline,
+                        emotion_every=emotion_every)
     models = analyzer.model_names()
     clock = FrameClock(fps_src) if is_file else None   # a file's own times; else the wall clock
     warned = False

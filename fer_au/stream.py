@@ -25,6 +25,11 @@ class FaceStream:
         within k frames; a face whose followed box jumps or leaves the frame is
         dropped until the next detection.  1 = detect on every frame.
     smooth : emotion smoothing weight (0 = off; see ``EmotionSmoother``).
+    emotion_every : run the main emotion model (the CNN, most of a face's cost) on
+        each followed face every k-th frame only and hold its last emotions in
+        between; faces take their turns on different frames, so the cost per frame
+        stays even.  A new face is classified at once.  1 = every frame.  The AUs and
+        the AU emotion model are computed on every frame either way.
     au_baseline : "population" (AUs referenced to the neutral faces of FER2013, as for
         photos) or "running": each tracked face's AUs referenced to its own running
         median over the last ``window`` frames (``aus.RunningBaseline``; the population
@@ -35,11 +40,16 @@ class FaceStream:
     """
 
     def __init__(self, analyzer: FaceAnalyzer, detect_every: int = 1, smooth: float = 0.0,
-                 max_missed: int = 10, au_baseline: str = "population", window: int = 300):
+                 max_missed: int = 10, au_baseline: str = "population", window: int = 300,
+                 emotion_every: int = 1):
         from .tracking import EmotionSmoother, Tracker
 
         if detect_every < 1:
             raise ValueError("detect_every must be >= 1")
+        if emotion_every < 1:
+            raise ValueError("emotion_every must be >= 1")
+        self.emotion_every = int(emotion_every)
+        self._emotions: dict[int, tuple[int, dict]] = {}   # track id -> (frame, its emotions)
         if au_baseline not in ("population", "running"):
             raise ValueError(f"au_baseline must be 'population' or 'running', not {au_baseline!r}")
         self.au_baseline, self.window = au_baseline, int(window)
@@ -55,12 +65,15 @@ class FaceStream:
         bgr = to_bgr(frame, color)
         gray = to_gray(bgr)
         h, w = gray.shape[:2]
-        detect_now = (self._n % self.detect_every == 0) or not self._follow
+        n = self._n
+        detect_now = (n % self.detect_every == 0) or not self._follow
         self._n += 1
         if detect_now:
             dets = self.analyzer.detect(bgr)
-            faces = self.analyzer.analyze_bgr(bgr, gray=gray, boxes=dets) if dets else []
-            ids = self.tracker.update([f.box for f in faces])
+            # ids first (from the boxes each Face will carry), so emotion turns are known
+            ids = self.tracker.update([tuple(int(v) for v in box) for box, _ in dets])
+            faces = self.analyzer.analyze_bgr(bgr, gray=gray, boxes=dets,
+                                              emotions_for=self._emotion_turns(ids, n)) if dets else []
             follow = {}
             for f, tid, (box, score) in zip(faces, ids, dets):
                 lb = _landmark_bbox(f.landmarks)
@@ -76,7 +89,8 @@ class FaceStream:
                 dets.append((tuple(int(round(v)) for v in box), score))
                 prev_boxes.append(lb)
             prev = [self._follow[t][3] for t in tids]
-            faces = self.analyzer.analyze_bgr(bgr, gray=gray, boxes=dets, follow=prev)
+            faces = self.analyzer.analyze_bgr(bgr, gray=gray, boxes=dets, follow=prev,
+                                              emotions_for=self._emotion_turns(tids, n))
             follow, kept = {}, []
             for f, tid, (box, score), plb in zip(faces, tids, dets, prev_boxes):
                 lb = _landmark_bbox(f.landmarks)
@@ -92,14 +106,28 @@ class FaceStream:
         self._follow = follow
         for f, tid in zip(faces, ids):
             f.face_id = int(tid)
-            f.emotions = self.smoother(("cnn", tid), f.emotions)
+            if f.emotions is None and tid in self._emotions:      # not its turn: hold
+                f.emotions = self._emotions[tid][1]
+            else:
+                f.emotions = self.smoother(("cnn", tid), f.emotions)
+                if f.emotions is not None:
+                    # a new face's next turn comes early by (id mod k): turns spread over frames
+                    first = tid not in self._emotions
+                    self._emotions[tid] = (n - (tid % self.emotion_every if first else 0), f.emotions)
             f.au_emotions = self.smoother(("au", tid), f.au_emotions)
             if self.au_baseline == "running" and f.aus is not None:
                 self._rebase_aus(f, tid)
         self.smoother.forget([("cnn", t) for t in self.tracker.tracks] + [("au", t) for t in self.tracker.tracks])
         for tid in [t for t in self._baselines if t not in self.tracker.tracks]:
             del self._baselines[tid]
+        for tid in [t for t in self._emotions if t not in self.tracker.tracks]:
+            del self._emotions[tid]
         return faces
+
+    def _emotion_turns(self, ids, n: int) -> list[bool]:
+        """Which of these faces the emotion model runs on in frame ``n``."""
+        k = self.emotion_every
+        return [k == 1 or t not in self._emotions or n - self._emotions[t][0] >= k for t in ids]
 
     def _rebase_aus(self, face: Face, tid: int) -> None:
         """Replace the face's AUs by those referenced to its own running baseline."""

@@ -190,6 +190,43 @@ def test_face_stream_keeps_ids_and_detect_every_agrees(analyzer):
     assert np.mean(diffs) < 0.05          # following between detections stays within 5% of the eye distance
 
 
+def test_face_stream_emotion_every_takes_turns_and_holds(analyzer):
+    """emotion_every=3: the CNN runs on each followed face every 3rd frame, the two faces
+    on different frames (one CNN call of one face per frame after the first), and a face
+    holds exactly its last computed emotions in between; AUs still change every frame."""
+    from fer_au.stream import FaceStream
+    from fer_au.media import iter_video
+
+    model = analyzer.emotion_model
+    calls, real = [], model.predict_proba
+
+    def counting(faces48, *a, **k):
+        calls[-1] += len(faces48)
+        return real(faces48, *a, **k)
+    model.predict_proba = counting
+    try:
+        stream = FaceStream(analyzer, detect_every=3, emotion_every=3)
+        frames = []
+        for _, _, frame in iter_video(SAMPLES_DIR / "two_faces.mp4"):
+            calls.append(0)
+            frames.append(stream.process(frame))
+    finally:
+        del model.predict_proba
+    assert all(len(f) == 2 for f in frames)
+    assert calls[0] == 2                                  # new faces: classified at once
+    assert max(calls[1:]) <= 1 and sum(calls[1:]) >= 2 * (len(frames) - 1) // 3 - 1
+    by_id = {}
+    for i, faces in enumerate(frames):
+        for f in faces:
+            by_id.setdefault(f.face_id, []).append(f)
+    for track in by_id.values():
+        changed = sum(a.emotions != b.emotions for a, b in zip(track, track[1:]))
+        assert changed <= len(track) // 3 + 1             # held between turns
+        assert sum(a.aus != b.aus for a, b in zip(track, track[1:])) > changed
+    with pytest.raises(ValueError, match="emotion_every"):
+        FaceStream(analyzer, emotion_every=0)
+
+
 def test_face_stream_running_au_baseline(analyzer, astronaut):
     """au_baseline='running': a face's AUs are measured from its own running median. A face
     that holds its expression (here, 32 identical frames of a smile) reads as the population

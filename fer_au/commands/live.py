@@ -5,6 +5,10 @@ import sys
 
 from .analyze import _single_threaded_blas, add_model_options, analyzer_kwargs
 
+# live runs the CNN on each followed face every 3rd frame (as it detects): the CNN is most of a face's
+# cost on a laptop CPU, and bench/realtime.py shows what holding emotions two frames changes
+EMOTION_EVERY_DEFAULT = 3
+
 
 def add_parser(sub):
     p = sub.add_parser(
@@ -26,6 +30,11 @@ def add_parser(sub):
     p.add_argument("--realtime", action="store_true",
                    help="play a video file at its own frame rate even without a window")
     add_model_options(p, detect_every_default=3)
+    p.add_argument("--emotion-every", type=int, default=EMOTION_EVERY_DEFAULT, metavar="K",
+                   help="run the emotion CNN on each followed face every K-th frame and hold its last "
+                        "emotions in between (faces take turns, a new face is classified at once; AUs "
+                        f"are measured on every frame). 1 = every frame (default {EMOTION_EVERY_DEFAULT}; "
+                        "bench/realtime.py prints what it changes)")
     return p
 
 
@@ -34,6 +43,9 @@ def run(args) -> int:
     from ..analyzer import FaceAnalyzer
     from ..live import run_live
 
+    if args.emotion_every < 1:
+        print(f"error: --emotion-every must be 1 or more, got {args.emotion_every}", file=sys.stderr)
+        return 2
     if not 0.0 <= args.smooth < 1.0:
         print(f"error: --smooth must be in [0, 1), got {args.smooth}", file=sys.stderr)
         return 2
@@ -41,7 +53,7 @@ def run(args) -> int:
     analyzer = FaceAnalyzer(**analyzer_kwargs(args))
     summary = run_live(args.source, analyzer, display=not args.no_display, output=args.output,
                        csv=args.csv, smooth=args.smooth, detect_every=args.detect_every,
-                       au_baseline=args.au_baseline,
+                       au_baseline=args.au_baseline, emotion_every=args.emotion_every,
                        max_frames=args.max_frames, snapshot_dir=args.snapshot_dir,
                        realtime=True if args.realtime else None)
     print(summary.line())
