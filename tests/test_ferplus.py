@@ -190,3 +190,17 @@ def test_real_ferplus_labels(fer):
     assert counts["plurality"]["labelled"] == 3376
     t = fer.ferplus_distribution("fer8")
     assert np.allclose(t[t.sum(1) > 0].sum(1), 1) and (t.sum(1) == 0).sum() == 176
+
+
+def test_data_check_counts_fer8(tmp_path, synthetic):
+    data = _ferplus_files(tmp_path, synthetic)
+    r = cli("data", "check", data, "--scheme", "fer8", "--no-cache")
+    assert r.returncode == 0, r.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in r.stdout.splitlines() if line.strip()}
+    # PrivateTest: one happiness, one contempt, one not-a-face (counted without a label)
+    assert rows["happiness"][2] == "1" and rows["contempt"][2] == "1" and rows["(no"][3] == "1"
+    usage = synthetic[2]
+    assert rows["total"] == [str(v) for v in ((usage == "Training").sum(), (usage == "PublicTest").sum(), 3, 21)]
+    (tmp_path / "fer2013new.csv").unlink()
+    r = cli("data", "check", data, "--scheme", "fer8", "--no-cache")
+    assert r.returncode == 2 and "fer2013new.csv" in r.stderr and "Traceback" not in r.stderr

@@ -15,9 +15,30 @@ def add_parser(sub):
     c.add_argument("path", help="fer2013.csv, fer2013.csv.gz, or a folder (train/<label>/*.jpg)")
     c.add_argument("--ferplus", default="auto",
                    help="fer2013new.csv to check against (default: one beside the CSV, if any; 'none' to skip)")
-    c.add_argument("--scheme", choices=["fer7", "fer6"], default="fer7")
+    c.add_argument("--scheme", choices=["fer7", "fer6", "fer8"], default="fer7",
+                   help="label set to count: FER2013's seven, fer6 (disgust joins anger), or fer8: "
+                        "FER+'s eight by its voters' majority (needs fer2013new.csv; images without "
+                        "a majority, unknown or not a face are counted on their own row)")
+    c.add_argument("--ferplus-rule", choices=["majority", "plurality"], default="majority",
+                   help="with --scheme fer8: FER+'s own majority rule (default) or the top vote")
     c.add_argument("--no-cache", action="store_true", help="parse the file even if a cached copy exists")
     return p
+
+
+def _fer8_counts(ds, rule: str):
+    """Images per FER+ class (fer8) and split, plus a row for those with no FER+ label."""
+    import numpy as np
+    import pandas as pd
+
+    from ..data import USAGES
+    from ..labels import FER8
+
+    y = ds.ferplus_labels("fer8", rule)
+    table = {u: np.bincount(y[(ds.usage == u) & (y >= 0)], minlength=len(FER8)).tolist()
+             + [int(((ds.usage == u) & (y < 0)).sum())] for u in USAGES}
+    df = pd.DataFrame(table, index=pd.Index(list(FER8) + ["(no label)"], name="fer8"))
+    df["total"] = df.sum(axis=1)
+    return df
 
 
 def run(args) -> int:
@@ -30,7 +51,15 @@ def run(args) -> int:
         warnings.simplefilter("ignore")
         ds = load_fer2013(args.path, lenient=True, ferplus=ferplus, cache=not args.no_cache)
     print(f"{args.path}: {len(ds)} images")      # the file given (a cached parse may name another)
-    table = ds.counts(args.scheme)
+    if args.scheme == "fer8":
+        if ds.ferplus_votes is None:
+            print(f"error: --scheme fer8 counts FER+'s labels: no fer2013new.csv beside {args.path} "
+                  "(give it with --ferplus PATH)", file=sys.stderr)
+            return 2
+        table = _fer8_counts(ds, args.ferplus_rule)
+        print(f"FER+ labels by the {args.ferplus_rule} rule:")
+    else:
+        table = ds.counts(args.scheme)
     table.loc["total"] = table.sum()                # per-split totals, e.g. Training 28,709
     print(table.to_string())
     if ds.ferplus_votes is not None:
