@@ -3,7 +3,8 @@
     python bench/accuracy.py [--data PATH] [--models cnn,classical,...] [--update]
 
 Prints, per model: 7- and 6-class accuracy and macro-F1 on PrivateTest,
-per-class recall, file size, and milliseconds per 48x48 face at batch 1, 2, 4 and 8
+per-class recall, accuracy against FER+'s majority labels (when fer2013new.csv is beside
+the data), file size, and milliseconds per 48x48 face at batch 1, 2, 4 and 8
 (median of 50 calls; bench/cnn_speed.py compares the CNN's inference variants).
 --update writes the figures to models/metrics.json, which MODEL_CARD.md quotes
 and tests/test_shipped_models.py holds the models to.
@@ -20,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from fer_au import zoo  # noqa: E402
 from fer_au.data import load_fer2013  # noqa: E402
 from _data import fer2013_path  # noqa: E402
-from fer_au.evaluate import metrics, ms_per_face  # noqa: E402
+from fer_au.evaluate import ferplus_metrics, metrics, ms_per_face  # noqa: E402
 
 METRICS_FILE = zoo.MODELS_DIR / "metrics.json"
 
@@ -32,7 +33,7 @@ def main():
     ap.add_argument("--update", action="store_true", help="write the figures to models/metrics.json")
     args = ap.parse_args()
     path = fer2013_path(args.data)
-    test = load_fer2013(path).split("PrivateTest")
+    test = load_fer2013(path, ferplus="auto").split("PrivateTest")   # FER+ votes where beside it
     names = args.models.split(",") if args.models else [n for n in zoo.available() if n != "cnn_keras"]  # same network as cnn
     stored = json.loads(METRICS_FILE.read_text()) if METRICS_FILE.exists() else {}
     for name in names:
@@ -47,6 +48,12 @@ def main():
                              "recall": {k: round(v["recall"], 3) for k, v in m["per_class"].items()}}
             recall = "  ".join(f"{k[:4]} {v['recall']:.2f}" for k, v in m["per_class"].items())
             print(f"{scheme}: accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  recall: {recall}")
+        if test.ferplus_votes is not None:   # FER+'s majority labels (fer2013new.csv)
+            fp = ferplus_metrics(proba, test.ferplus_votes)
+            entry["ferplus"] = {k: {"accuracy": round(fp[k]["accuracy"], 4), "n": fp[k]["n"]}
+                                for k in ("fer8", "fer7_subset")}
+            print(f"FER+ (majority rule): 8-class accuracy {fp['fer8']['accuracy']:.4f} on {fp['fer8']['n']}; "
+                  f"on its {fp['fer7_subset']['n']} images of FER2013's 7 classes {fp['fer7_subset']['accuracy']:.4f}")
         # one frame's faces: the live budget is per face at every batch size from 1 to 8
         speed = {f"ms_per_face_batch{b}": round(ms_per_face(model, test.images, batch_size=b, repeats=50), 2)
                  for b in (1, 2, 4, 8)}

@@ -127,10 +127,23 @@ class AUEmotionModel:
 
     KINDS = ("au", "au_geom", "au_app")
 
-    def __init__(self, booster, estimator: AUEstimator, kind: str = "au", hog_pca: HogPCA | None = None):
+    def __init__(self, booster, estimator: AUEstimator, kind: str = "au", hog_pca: HogPCA | None = None,
+                 trees=None, booster_file=None):
         if kind not in self.KINDS:
             raise ValueError(f"unknown AU model kind {kind!r}; use one of {self.KINDS}")
-        self.booster, self.estimator, self.kind, self.hog_pca = booster, estimator, kind, hog_pca
+        self._booster, self.estimator, self.kind, self.hog_pca = booster, estimator, kind, hog_pca
+        # a shipped model predicts with its trees in numpy (``xgb_trees``: no XGBoost import,
+        # no DMatrix per call) and loads XGBoost's booster only when asked (explain, save)
+        self.trees, self._booster_file = trees, booster_file
+
+    @property
+    def booster(self):
+        if self._booster is None:
+            import xgboost as xgb
+            self._booster = xgb.Booster()
+            self._booster.load_model(str(self._booster_file))
+            self._booster.set_param({"nthread": 1})
+        return self._booster
 
     classes_ = np.arange(len(FER7))          # fer7 codes: the columns of predict_proba (FER7 names them)
 
@@ -173,9 +186,11 @@ class AUEmotionModel:
 
     # --- prediction ---------------------------------------------------------
     def _proba(self, x: np.ndarray) -> np.ndarray:
-        import xgboost as xgb
         if len(x) == 0:
             return np.zeros((0, len(FER7)))
+        if self.trees is not None:
+            return self.trees.predict_proba(x)
+        import xgboost as xgb
         p = self.booster.predict(xgb.DMatrix(x, feature_names=self.feature_names, nthread=1))
         return np.asarray(p, np.float64).reshape(len(x), len(FER7))
 
@@ -224,15 +239,13 @@ class AUEmotionModel:
 
 
 def _load(models_dir, kind: str) -> AUEmotionModel:
-    import xgboost as xgb
-
+    from .xgb_trees import TreeEnsemble
     from .zoo import verified_path
-    booster = xgb.Booster()
-    booster.load_model(str(verified_path(f"{kind}_xgb_fer7.ubj", models_dir)))
-    booster.set_param({"nthread": 1})
+    booster_file = verified_path(f"{kind}_xgb_fer7.ubj", models_dir)
     est = AUEstimator.load(verified_path("au_baseline.json", models_dir))
     pca = HogPCA.load(verified_path("au_app_hog_pca.npz", models_dir)) if kind == "au_app" else None
-    return AUEmotionModel(booster, est, kind, hog_pca=pca)
+    return AUEmotionModel(None, est, kind, hog_pca=pca, trees=TreeEnsemble.from_ubj(booster_file),
+                          booster_file=booster_file)
 
 
 def load_au(models_dir=None) -> AUEmotionModel:

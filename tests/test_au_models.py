@@ -136,3 +136,37 @@ def test_shipped_au_model_matches_its_card(name, fer_path):
         assert abs(acc - STORED[name][scheme]["accuracy"]) <= 0.005, (name, scheme, acc)
     floor = {"au": 0.45, "au_geom": 0.55, "au_app": 0.55}[name]
     assert STORED[name]["fer7"]["accuracy"] >= floor
+
+
+@pytest.mark.parametrize("kind", ["au", "au_geom", "au_app"])
+def test_numpy_trees_match_xgboost(kind):
+    """The shipped boosters evaluated by fer_au.xgb_trees give XGBoost's own probabilities,
+    missing values (default directions) included."""
+    import xgboost as xgb
+
+    from fer_au.xgb_trees import TreeEnsemble
+
+    path = zoo.verified_path(f"{kind}_xgb_fer7.ubj")
+    trees = TreeEnsemble.from_ubj(path)
+    booster = xgb.Booster()
+    booster.load_model(str(path))
+    rng = np.random.default_rng(1)
+    x = (rng.normal(size=(300, trees.n_features)) * 2).astype(np.float32)
+    x[rng.random(x.shape) < 0.05] = np.nan
+    want = booster.predict(xgb.DMatrix(x, feature_names=booster.feature_names))
+    assert np.abs(trees.predict_proba(x) - want).max() < 1e-5
+    with pytest.raises(ValueError, match="features"):
+        trees.predict_proba(x[:, :-1])
+
+
+def test_shipped_au_model_predicts_without_importing_xgboost():
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np; from fer_au import zoo; m = zoo.load_model('au'); "
+            "from fer_au.geometry import CANONICAL_68; p = m.predict_proba_landmarks(CANONICAL_68[None] * 100); "
+            "assert p.shape == (1, 7) and abs(p.sum() - 1) < 1e-9; "
+            "print('xgboost' in sys.modules, 'sklearn' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["False", "False"]
