@@ -73,6 +73,11 @@ def test_missing_camera_is_one_line(capsys):
     assert "camera 9" in _one_error_line(capsys)
 
 
+def test_bad_emotion_every_is_one_line(video, capsys):
+    assert main(["live", "--source", str(video), "--no-display", "--emotion-every", "0"]) == 2
+    assert "--emotion-every" in _one_error_line(capsys)
+
+
 @pytest.mark.parametrize("kind", ["not_a_video", "missing", "url"])
 def test_unreadable_source_is_one_line(kind, tmp_path, capsys):
     if kind == "not_a_video":
