@@ -104,7 +104,10 @@ def _in_order(client, jobs, window: int):
             yield pending.popleft()
     finally:
         for _, fut in pending:     # an interrupted run: nothing left running for us
-            fut.cancel()
+            try:
+                fut.cancel()
+            except Exception:      # the client is already closed (scheduler lost): nothing runs for us
+                break
 
 
 def _result(client, fut):
