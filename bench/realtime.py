@@ -1,17 +1,17 @@
 """Realtime speed of the live pipeline, end to end, on generated 640x480 videos.
 
-    python bench/realtime.py [--faces 1 4] [--seconds 12] [--detect-every 3]
+    python bench/realtime.py [--faces 1 4] [--seconds 12] [--detect-every 3] [--emotion-every 3]
                              [--detector blazeface|hog|haar] [--landmarks hybrid|mesh|dlib]
 
 For each face count, writes a video of real faces (``fer_au.samples``) moving
 across a 640x480 frame, then runs ``fer_au.live.run_live`` on it headless:
 decode -> detection (every k-th frame; landmark following in between) ->
-landmarks -> head pose -> AUs -> CNN (one batch per frame) -> AU-XGBoost ->
-overlay drawing.  Only the window is left out (``--output`` adds writing the
-annotated video).  Prints frames per second and this process's peak memory.
+landmarks -> head pose -> AUs -> CNN (one batch per frame, each followed face every
+``--emotion-every`` K-th frame as ``live`` does, default 3) -> AU-XGBoost -> overlay
+drawing.  Only the window is left out (``--output`` adds writing the annotated video).  Prints frames per second and this process's peak memory.
 
-It also runs the same video with detection on every frame and prints how much
-the k-frame shortcut changes the result (landmark distance in % of the
+It also runs the same video with detection and emotions on every frame and prints
+how much the two k-frame shortcuts change the result (landmark distance in % of the
 inter-ocular distance, agreement of the top emotion), so the speed-up can be
 weighed against accuracy.
 """
