@@ -204,3 +204,39 @@ def test_data_check_counts_fer8(tmp_path, synthetic):
     (tmp_path / "fer2013new.csv").unlink()
     r = cli("data", "check", data, "--scheme", "fer8", "--no-cache")
     assert r.returncode == 2 and "fer2013new.csv" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_ferplus_targets_mix_votes_and_label(tmp_path, synthetic):
+    from fer_au.training.cnn import ferplus_targets
+    ds = load_fer2013(_ferplus_files(tmp_path, synthetic), ferplus="auto", cache=False)
+    t = ferplus_targets(ds, 0.5)
+    assert t.shape == (len(ds), 7) and np.allclose(t.sum(1), 1.0)
+    onehot = np.eye(7)[ds.y()]
+    dist = ds.ferplus_distribution("fer7")
+    has = dist.sum(1) > 0
+    assert has.any() and (~has).any()          # the synthetic votes include not-a-face rows
+    np.testing.assert_allclose(t[has], 0.5 * dist[has] + 0.5 * onehot[has], atol=1e-6)
+    np.testing.assert_allclose(t[~has], onehot[~has])
+    np.testing.assert_allclose(ferplus_targets(ds, 0.0), onehot)
+    with pytest.raises(ValueError, match="weight"):
+        ferplus_targets(ds, 1.5)
+
+
+def test_train_cnn_on_ferplus_targets(tmp_path, synthetic):
+    data = _ferplus_files(tmp_path, synthetic)
+    r = cli("train", "cnn", "--data", data, "--epochs", "1", "--batch-size", "8", "--widths", "4,4,8,8",
+            "--targets", "ferplus", "--ferplus-weight", "0.7", "--workdir", tmp_path / "run",
+            "--models-dir", tmp_path / "m")
+    assert r.returncode == 0, r.stderr
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert "val_accuracy_ferplus" in state["history"][0]      # PublicTest's FER+ labels, every epoch
+    assert (tmp_path / "m" / "cnn_fer7.tflite").exists()
+    # without the votes: one line, no traceback
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "fer2013.csv").write_text(make_csv(*synthetic))
+    r = cli("train", "cnn", "--data", tmp_path / "plain" / "fer2013.csv", "--targets", "ferplus",
+            "--workdir", tmp_path / "run2")
+    assert r.returncode != 0 and "fer2013new.csv" in r.stderr and "Traceback" not in r.stderr
+    r = cli("train", "cnn", "--data", data, "--targets", "ferplus", "--ferplus-weight", "2",
+            "--workdir", tmp_path / "run3")
+    assert r.returncode != 0 and "--ferplus-weight" in r.stderr and "Traceback" not in r.stderr

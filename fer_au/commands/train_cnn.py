@@ -25,6 +25,16 @@ def add_parser(tsub):
     p.add_argument("--widths", default=None, metavar="W0,W1,W2,W3",
                    help="channels per stage (default 32,64,128,256); with --init the trained "
                         "model is widened to them first, keeping what it computes")
+    p.add_argument("--targets", choices=("fer2013", "ferplus"), default="fer2013",
+                   help="what the network learns: FER2013's labels (default), or FER+'s vote "
+                        "distributions mixed with them (needs fer2013new.csv beside the CSV or "
+                        "--ferplus); PublicTest's FER+ accuracy is recorded every epoch either way "
+                        "when the votes are there")
+    p.add_argument("--ferplus", default="auto", metavar="fer2013new.csv",
+                   help="the FER+ votes (default: looked for beside the FER2013 CSV)")
+    p.add_argument("--ferplus-weight", type=float, default=0.5, metavar="W",
+                   help="with --targets ferplus: W x the FER+ vote shares + (1-W) x FER2013's label "
+                        "(default 0.5; 1 = the votes alone)")
     p.add_argument("--seed", type=int, default=0)
     return p
 
@@ -56,13 +66,27 @@ def run(args) -> int:
     from ..training.cnn import train_cnn
     from ..data import load_fer2013
 
+    from ..labels import ferplus_majority
+    from ..training.cnn import ferplus_targets
+
     widths = _widths(args.widths)
-    ds = load_fer2013(args.data)
+    if not 0.0 <= args.ferplus_weight <= 1.0:
+        raise SystemExit(f"error: --ferplus-weight must be in [0, 1], got {args.ferplus_weight}")
+    ds = load_fer2013(args.data, ferplus=args.ferplus)
+    if args.targets == "ferplus" and ds.ferplus_votes is None:
+        raise SystemExit("error: --targets ferplus needs the FER+ votes (fer2013new.csv): put it beside "
+                         "the FER2013 CSV or pass --ferplus PATH")
     tr, va = ds.split("Training"), ds.split("PublicTest")
-    state = train_cnn(tr.images, tr.y(), va.images, va.y(), args.workdir, epochs=args.epochs,
+    also = {}
+    if va.ferplus_votes is not None:       # PublicTest's FER+ majority labels, fer7 images only
+        y8 = ferplus_majority(va.ferplus_votes, "fer7")
+        if (y8 >= 0).any():
+            also["ferplus"] = (va.images[y8 >= 0], y8[y8 >= 0])
+    y_train = ferplus_targets(tr, args.ferplus_weight) if args.targets == "ferplus" else tr.y()
+    state = train_cnn(tr.images, y_train, va.images, va.y(), args.workdir, epochs=args.epochs,
                       batch_size=args.batch_size, lr=args.lr, resume=not args.fresh,
                       seed=args.seed, max_hours=args.max_hours, init=args.init,
-                      widths=widths, verbose=1)
+                      widths=widths, verbose=1, also_score=also)
     if state["epoch"] < args.epochs:
         print(f"stopped at epoch {state['epoch']}/{args.epochs}; run the same command to resume")
         return 0

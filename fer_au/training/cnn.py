@@ -53,7 +53,7 @@ def _batches(images, labels, batch_size, n_classes, seed):
 def train_cnn(x_train, y_train, x_val, y_val, out_dir, *, epochs: int = 30, batch_size: int = 64,
               lr: float = 1e-3, n_classes: int = 7, resume: bool = True, seed: int = 0,
               max_hours: float | None = None, init=None, widths=None, depths=None,
-              verbose: int = 1):
+              verbose: int = 1, also_score: dict | None = None):
     """Train (or resume training of) the CNN; returns the training history dict.
 
     ``y_train`` holds class codes, or (N, n_classes) soft targets, rows of
@@ -68,6 +68,10 @@ def train_cnn(x_train, y_train, x_val, y_val, out_dir, *, epochs: int = 30, batc
     ``init`` (a model file) starts a new run from trained weights instead of a
     random initialisation, first widened to ``widths`` when they are given
     (see :func:`widen`).  Without ``init``, ``widths`` sets the new network's widths.
+
+    ``also_score``: ``{name: (images, codes)}`` scored after every epoch beside
+    ``y_val`` and recorded as ``val_accuracy_<name>`` (e.g. PublicTest's FER+ labels);
+    the best epoch is still chosen on ``y_val``.
     """
     keras = _keras()
 
@@ -109,6 +113,7 @@ def train_cnn(x_train, y_train, x_val, y_val, out_dir, *, epochs: int = 30, batc
 
     x_val = np.asarray(x_val)[..., None].astype("float32")
     y_val = np.asarray(y_val)
+    also = {k: (np.asarray(x)[..., None].astype("float32"), np.asarray(y)) for k, (x, y) in (also_score or {}).items()}
     start = time.time()
 
     class EpochEnd(keras.callbacks.Callback):
@@ -124,6 +129,9 @@ def train_cnn(x_train, y_train, x_val, y_val, out_dir, *, epochs: int = 30, batc
             record = {"epoch": epoch + 1, "loss": float(logs["loss"]),
                       "accuracy": float(logs["accuracy"]), "val_accuracy": val_acc,
                       "seconds": round(time.time() - self.t0, 1)}
+            for name, (x, y) in also.items():
+                p = self.model.predict(x, batch_size=256, verbose=0)
+                record[f"val_accuracy_{name}"] = float((p.argmax(1) == y).mean())
             state["history"].append(record)
             if val_acc > state["best_val_accuracy"]:
                 state["best_val_accuracy"] = val_acc
@@ -143,6 +151,23 @@ def train_cnn(x_train, y_train, x_val, y_val, out_dir, *, epochs: int = 30, batc
         model.fit(stream, steps_per_epoch=steps, epochs=epochs, initial_epoch=state["epoch"],
                   shuffle=False, callbacks=[EpochEnd()], verbose=verbose)
     return state
+
+
+def ferplus_targets(ds, weight: float = 0.5) -> np.ndarray:
+    """fer7 soft targets for ``ds`` (a ``FER2013`` with FER+ votes): ``weight`` times the
+    FER+ voters' distribution over FER2013's seven classes plus ``1 - weight`` times
+    FER2013's own label.  Images without an emotion vote (not a face, unknown) keep
+    FER2013's label alone.  Rows sum to 1.
+
+    The votes say what ten people saw (FER2013's label agrees with their majority on
+    two thirds of the images); the FER2013 label keeps the network's answers on the
+    scale of FER2013's test labels, which the shipped figures are measured on."""
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"the FER+ weight must be in [0, 1], not {weight}")
+    votes = ds.ferplus_distribution("fer7")
+    onehot = np.eye(7, dtype=np.float64)[ds.y("fer7")]
+    has = votes.sum(axis=1, keepdims=True) > 0
+    return np.where(has, weight * votes + (1 - weight) * onehot, onehot).astype(np.float32)
 
 
 def distillation_targets(teacher, images, labels, alpha: float = 0.7, n_classes: int = 7,
