@@ -134,10 +134,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=None, help="FER2013 CSV or folder (default: found automatically)")
     args = ap.parse_args()
-    path = fer2013_path(args.data)
-    if path is None:
-        sys.exit("FER2013 not found: pass --data PATH")
-    ds = load_fer2013(path)
+    ds = load_fer2013(fer2013_path(args.data))
     neutral = FER7.index("neutral")
     est = PoseFreeAUEstimator.load_shipped()
     out = {}
