@@ -34,6 +34,25 @@ def test_augment_keeps_shape_and_dtype():
     assert not np.array_equal(out, x)
 
 
+def test_photometric_augmentation_varies_the_look_not_the_face():
+    """Each of gamma, contrast, blur, noise and JPEG is applied to some images and not
+    others; the face stays where it was (no geometric change)."""
+    import cv2
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:48, :48]
+    face = (128 + 60 * np.sin(xx / 5.0) * np.cos(yy / 7.0)).astype(np.uint8)
+    x = np.repeat(face[None], 200, axis=0)
+    out = tcnn.photometric_batch(x, rng)
+    assert out.shape == x.shape and out.dtype == np.uint8
+    changed = np.abs(out.astype(int) - x).mean(axis=(1, 2)) > 0.5
+    assert 0.3 < changed.mean() < 0.95                # some images keep FER2013's own look
+    # the pattern stays in place: every changed image still correlates with the original
+    r = [np.corrcoef(o.ravel(), face.ravel())[0, 1] for o in out[changed]]
+    assert min(r) > 0.8
+    sharp = [cv2.Laplacian(o, cv2.CV_32F).var() for o in out]
+    assert min(sharp) < 0.8 * cv2.Laplacian(face, cv2.CV_32F).var()   # some were blurred
+
+
 def test_train_resume_export_predict(tmp_path, tiny):
     x, y = tiny
     state = tcnn.train_cnn(x, y, x[:14], y[:14], tmp_path / "run", epochs=1, batch_size=16, verbose=0)

@@ -35,6 +35,9 @@ def add_parser(tsub):
     p.add_argument("--ferplus-weight", type=float, default=0.5, metavar="W",
                    help="with --targets ferplus: W x the FER+ vote shares + (1-W) x FER2013's label "
                         "(default 0.5; 1 = the votes alone)")
+    p.add_argument("--photometric", action="store_true",
+                   help="also vary gamma, contrast, blur, noise and JPEG quality (other cameras' "
+                        "photometry) in the augmentation")
     p.add_argument("--seed", type=int, default=0)
     return p
 
@@ -86,7 +89,7 @@ def run(args) -> int:
     state = train_cnn(tr.images, y_train, va.images, va.y(), args.workdir, epochs=args.epochs,
                       batch_size=args.batch_size, lr=args.lr, resume=not args.fresh,
                       seed=args.seed, max_hours=args.max_hours, init=args.init,
-                      widths=widths, verbose=1, also_score=also)
+                      widths=widths, verbose=1, also_score=also, photometric=args.photometric)
     if state["epoch"] < args.epochs:
         print(f"stopped at epoch {state['epoch']}/{args.epochs}; run the same command to resume")
         return 0

@@ -35,7 +35,33 @@ def augment_batch(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def _batches(images, labels, batch_size, n_classes, seed):
+def photometric_batch(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Other cameras' photometry, each at random and independently: gamma (0.6-1.6),
+    contrast (0.5-1.1 about the mean), blur (sigma 0.4-1.2 px), sensor noise
+    (sigma 2-8 grey levels) and JPEG compression (quality 25-85).  FER2013's crops
+    share one look; a webcam at dusk or a phone's JPEG does not."""
+    import cv2
+
+    out = np.empty_like(images)
+    for i, img in enumerate(images):
+        f = img.astype(np.float32)
+        if rng.random() < 0.3:
+            f = 255.0 * (f / 255.0) ** rng.uniform(0.6, 1.6)
+        if rng.random() < 0.3:
+            f = f.mean() + (f - f.mean()) * rng.uniform(0.5, 1.1)
+        if rng.random() < 0.2:
+            f = cv2.GaussianBlur(f, (0, 0), rng.uniform(0.4, 1.2))
+        if rng.random() < 0.2:
+            f = f + rng.normal(0.0, rng.uniform(2.0, 8.0), f.shape)
+        g = np.clip(f + 0.5, 0, 255).astype(np.uint8)
+        if rng.random() < 0.2:
+            ok, buf = cv2.imencode(".jpg", g, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(25, 86))])
+            g = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) if ok else g
+        out[i] = g
+    return out
+
+
+def _batches(images, labels, batch_size, n_classes, seed, photometric: bool = False):
     """An endless stream of augmented, shuffled batches: one-hot for class codes,
     as given for (N, n_classes) soft targets (a teacher's probabilities, FER+ votes)."""
     rng = np.random.default_rng(seed)
@@ -44,7 +70,10 @@ def _batches(images, labels, batch_size, n_classes, seed):
         order = rng.permutation(n)
         for s in range(0, n - batch_size + 1, batch_size):
             idx = order[s:s + batch_size]
-            x = augment_batch(images[idx], rng)[..., None].astype("float32")
+            x = augment_batch(images[idx], rng)
+            if photometric:
+                x = photometric_batch(x, rng)
+            x = x[..., None].astype("float32")
             y = (labels[idx].astype("float32") if labels.ndim == 2
                  else np.eye(n_classes, dtype="float32")[labels[idx]])
             yield x, y
@@ -53,7 +82,7 @@ def _batches(images, labels, batch_size, n_classes, seed):
 def train_cnn(x_train, y_train, x_val, y_val, out_dir, *, epochs: int = 30, batch_size: int = 64,
               lr: float = 1e-3, n_classes: int = 7, resume: bool = True, seed: int = 0,
               max_hours: float | None = None, init=None, widths=None, depths=None,
-              verbose: int = 1, also_score: dict | None = None):
+              verbose: int = 1, also_score: dict | None = None, photometric: bool = False):
     """Train (or resume training of) the CNN; returns the training history dict.
 
     ``y_train`` holds class codes, or (N, n_classes) soft targets, rows of
@@ -71,7 +100,8 @@ def train_cnn(x_train, y_train, x_val, y_val, out_dir, *, epochs: int = 30, batc
 
     ``also_score``: ``{name: (images, codes)}`` scored after every epoch beside
     ``y_val`` and recorded as ``val_accuracy_<name>`` (e.g. PublicTest's FER+ labels);
-    the best epoch is still chosen on ``y_val``.
+    the best epoch is still chosen on ``y_val``.  ``photometric`` adds
+    :func:`photometric_batch` to the augmentation.
     """
     keras = _keras()
 
@@ -147,7 +177,7 @@ def train_cnn(x_train, y_train, x_val, y_val, out_dir, *, epochs: int = 30, batc
         # One fit() for all epochs: a fit() per epoch paid ~50 s of generator
         # start-up and tear-down most epochs on this CPU.
         stream = _batches(np.asarray(x_train), np.asarray(y_train), batch_size, n_classes,
-                          seed + state["epoch"])
+                          seed + state["epoch"], photometric=photometric)
         model.fit(stream, steps_per_epoch=steps, epochs=epochs, initial_epoch=state["epoch"],
                   shuffle=False, callbacks=[EpochEnd()], verbose=verbose)
     return state
