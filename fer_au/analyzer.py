@@ -261,9 +261,11 @@ class FaceAnalyzer:
                     follow=None, emotions_for=None) -> list[Face]:
         """As ``analyze`` on a BGR array.  ``follow``: the previous frame's meshes, one
         per box (None for a new face), for faces followed from frame to frame
-        (``_mesh_of``).  ``emotions_for``: one bool per box, the faces the main emotion
+        (``_mesh_of``).  ``emotions_for``: one entry per box, the faces the main emotion
         model runs on (the others keep ``emotions=None``; ``FaceStream``'s
-        ``emotion_every``); default all."""
+        ``emotion_every``): False to skip, True for the model as loaded, ``"plain"``
+        or ``"mirror"`` for one view of the face only, where the model averages the
+        two (the shipped CNN's ``tta``; ``FaceStream`` alternates them); default all."""
         from .faces import head_pose
         from .mesh import to_68
 
@@ -348,9 +350,20 @@ class FaceAnalyzer:
             for f, v in zip(faces, self.au_estimator.transform(self._au_input(lms, meshes))):
                 _set_aus(f, v, self.au_estimator)
         if self.emotion_model is not None:
-            todo = np.arange(len(faces)) if emotions_for is None else np.flatnonzero(emotions_for)
-            if len(todo):
-                for i, p in zip(todo, _emotion_proba(self.emotion_model, lms[todo], crops[todo], gray)):
+            turns = [True] * len(faces) if emotions_for is None else list(emotions_for)
+            views = [t if t in ("plain", "mirror") else None for t in turns]
+            if not getattr(self.emotion_model, "tta", False):
+                views = [None] * len(faces)          # the model sees one view anyway
+            for group in (None, "plain", "mirror"):
+                todo = np.array([i for i, t in enumerate(turns) if t and views[i] == group], dtype=int)
+                if not len(todo):
+                    continue
+                if group is None:
+                    proba = _emotion_proba(self.emotion_model, lms[todo], crops[todo], gray)
+                else:
+                    c = crops[todo][:, :, ::-1] if group == "mirror" else crops[todo]
+                    proba = np.asarray(self.emotion_model.predict_proba(np.ascontiguousarray(c), tta=False))
+                for i, p in zip(todo, proba):
                     faces[i].emotions = dict(zip(FER7, p.tolist()))
         if self.au_emotion_model is not None:
             for f, p in zip(faces, _emotion_proba(self.au_emotion_model, lms, crops, gray)):

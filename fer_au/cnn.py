@@ -223,8 +223,10 @@ class EmotionCNN:
 
         return cls(keras.saving.load_model(path, compile=False), tta=tta, precision=precision)
 
-    def predict_proba(self, faces, batch_size: int = 256) -> np.ndarray:
-        return _predict_proba(lambda x: self._forward(x).numpy(), faces, batch_size, self.tta)
+    def predict_proba(self, faces, batch_size: int = 256, tta: bool | None = None) -> np.ndarray:
+        """(N, 7) probabilities; ``tta`` overrides the model's own for this call."""
+        return _predict_proba(lambda x: self._forward(x).numpy(), faces, batch_size,
+                              self.tta if tta is None else tta)
 
     def predict(self, faces) -> np.ndarray:
         return self.classes_[self.predict_proba(faces).argmax(axis=1)]
@@ -297,8 +299,10 @@ class LiteCNN:
         self._it.invoke()
         return self._it.get_tensor(self._out).copy()
 
-    def predict_proba(self, faces, batch_size: int = 64) -> np.ndarray:
-        return _predict_proba(lambda x: self._run(np.ascontiguousarray(x)), faces, batch_size, self.tta)
+    def predict_proba(self, faces, batch_size: int = 64, tta: bool | None = None) -> np.ndarray:
+        """(N, 7) probabilities; ``tta`` overrides the model's own for this call."""
+        return _predict_proba(lambda x: self._run(np.ascontiguousarray(x)), faces, batch_size,
+                              self.tta if tta is None else tta)
 
     def predict(self, faces) -> np.ndarray:
         return self.classes_[self.predict_proba(faces).argmax(axis=1)]

@@ -29,7 +29,12 @@ class FaceStream:
         each followed face every k-th frame only and hold its last emotions in
         between; faces take their turns on different frames, so the cost per frame
         stays even.  A new face is classified at once.  1 = every frame.  The AUs and
-        the AU emotion model are computed on every frame either way.
+        the AU emotion model are computed on every frame either way.  With k > 1 and
+        a model that averages each face with its mirror image (the shipped CNN), a
+        face's first turn sees both views and later turns one view each, plain and
+        mirrored by turns; its emotions are the mean of its latest plain and latest
+        mirrored answer (the first turn's average stands in for a view until that view
+        has answered alone): the mirror average at half the cost.
     au_baseline : "population" (AUs referenced to the neutral faces of FER2013, as for
         photos) or "running": each tracked face's AUs referenced to its own running
         median over the last ``window`` frames (``aus.RunningBaseline``; the population
@@ -50,6 +55,8 @@ class FaceStream:
             raise ValueError("emotion_every must be >= 1")
         self.emotion_every = int(emotion_every)
         self._emotions: dict[int, tuple[int, dict]] = {}   # track id -> (frame, its emotions)
+        self._views: dict[int, dict] = {}    # track id -> its latest "plain" and "mirror" answers
+        self._turn: dict[int, object] = {}   # track id -> what it was given this frame (_emotion_turns)
         if au_baseline not in ("population", "running"):
             raise ValueError(f"au_baseline must be 'population' or 'running', not {au_baseline!r}")
         self.au_baseline, self.window = au_baseline, int(window)
@@ -109,7 +116,7 @@ class FaceStream:
             if f.emotions is None and tid in self._emotions:      # not its turn: hold
                 f.emotions = self._emotions[tid][1]
             else:
-                f.emotions = self.smoother(("cnn", tid), f.emotions)
+                f.emotions = self.smoother(("cnn", tid), self._both_views(tid, f.emotions))
                 if f.emotions is not None:
                     # a new face's next turn comes early by (id mod k): turns spread over frames
                     first = tid not in self._emotions
@@ -122,12 +129,34 @@ class FaceStream:
             del self._baselines[tid]
         for tid in [t for t in self._emotions if t not in self.tracker.tracks]:
             del self._emotions[tid]
+            self._views.pop(tid, None)
         return faces
 
-    def _emotion_turns(self, ids, n: int) -> list[bool]:
-        """Which of these faces the emotion model runs on in frame ``n``."""
+    def _emotion_turns(self, ids, n: int) -> list:
+        """What the emotion model does for each of these faces in frame ``n``
+        (``analyze_bgr``'s ``emotions_for``): False (not its turn), True (both views:
+        every frame, or a face's first turn) or the one view this turn sees."""
         k = self.emotion_every
-        return [k == 1 or t not in self._emotions or n - self._emotions[t][0] >= k for t in ids]
+        turns = []
+        for t in ids:
+            due = k == 1 or t not in self._emotions or n - self._emotions[t][0] >= k
+            turns.append(due and (True if k == 1 or t not in self._views else self._views[t]["next"]))
+        self._turn = dict(zip(ids, turns))
+        return turns
+
+    def _both_views(self, tid: int, emotions):
+        """A face's emotions from its latest answer for each view (``_emotion_turns``)."""
+        turn = self._turn.get(tid, True)
+        if emotions is None or self.emotion_every == 1:
+            return emotions
+        if turn not in ("plain", "mirror"):          # both views at once: the first turn
+            self._views[tid] = {"plain": emotions, "mirror": emotions, "next": "mirror"}
+            return emotions
+        v = self._views[tid]
+        v[turn], v["next"] = emotions, "plain" if turn == "mirror" else "mirror"
+        mean = {c: 0.5 * (v["plain"][c] + v["mirror"][c]) for c in emotions}
+        total = sum(mean.values())
+        return {c: p / total for c, p in mean.items()}
 
     def _rebase_aus(self, face: Face, tid: int) -> None:
         """Replace the face's AUs by those referenced to its own running baseline."""

@@ -227,6 +227,43 @@ def test_face_stream_emotion_every_takes_turns_and_holds(analyzer):
         FaceStream(analyzer, emotion_every=0)
 
 
+def test_face_stream_alternates_the_mirror_view_between_turns(analyzer, astronaut):
+    """emotion_every=3 with the shipped CNN (which averages each face with its mirror):
+    a face's first turn sees both views, later turns one view each, plain and mirrored
+    by turns, so a turn costs one view; on a still face the emotions, the mean of the
+    latest answer of each view, are the mirror average exactly once each view has
+    answered on its own."""
+    import cv2
+    from fer_au.stream import FaceStream
+
+    model = analyzer.emotion_model
+    assert model.tta
+    frame = cv2.cvtColor(np.asarray(astronaut), cv2.COLOR_RGB2BGR)
+    both = analyzer.analyze_bgr(frame)[0].emotions
+    views, real = [], model.predict_proba
+
+    def spy(faces48, *a, **k):
+        views.append((k.get("tta"), np.asarray(faces48)[0].copy()))
+        return real(faces48, *a, **k)
+    model.predict_proba = spy
+    try:
+        stream = FaceStream(analyzer, detect_every=1, emotion_every=3)   # the same crop every frame
+        out = [stream.process(frame)[0] for _ in range(10)]
+    finally:
+        del model.predict_proba
+    assert [v[0] for v in views] == [None, False, False, False]     # frames 0, 3, 6, 9
+    crop = views[0][1]
+    assert np.array_equal(views[1][1], crop[:, ::-1]) and np.array_equal(views[2][1], crop)
+    err = [max(abs(f.emotions[c] - both[c]) for c in both) for f in out]
+    assert max(err[:3]) < 1e-6            # the first turn: both views at once
+    assert max(err[3:6]) < 0.02           # its average stands in for the plain view's answer
+    assert max(err[6:]) < 1e-6            # from the second single-view turn on: each view's own
+    plain = analyzer.analyze_bgr(frame, emotions_for=["plain"])[0].emotions
+    mirror = analyzer.analyze_bgr(frame, emotions_for=["mirror"])[0].emotions
+    assert plain != mirror
+    assert max(abs(0.5 * (plain[c] + mirror[c]) - both[c]) for c in both) < 1e-6
+
+
 def test_face_stream_running_au_baseline(analyzer, astronaut):
     """au_baseline='running': a face's AUs are measured from its own running median. A face
     that holds its expression (here, 32 identical frames of a smile) reads as the population

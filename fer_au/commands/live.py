@@ -33,8 +33,9 @@ def add_parser(sub):
     p.add_argument("--emotion-every", type=int, default=EMOTION_EVERY_DEFAULT, metavar="K",
                    help="run the emotion CNN on each followed face every K-th frame and hold its last "
                         "emotions in between (faces take turns, a new face is classified at once; AUs "
-                        f"are measured on every frame). 1 = every frame (default {EMOTION_EVERY_DEFAULT}; "
-                        "bench/realtime.py prints what it changes)")
+                        "are measured on every frame; each turn sees the face or its mirror image, by "
+                        "turns, and the emotions average the latest of each). 1 = every frame, both "
+                        f"views (default {EMOTION_EVERY_DEFAULT}; bench/realtime.py prints what it changes)")
     return p
 
 
