@@ -321,6 +321,12 @@ def load_shipped(models_dir) -> LiteCNN:
     return LiteCNN(Path(models_dir) / "cnn_fer7.tflite", tta=SHIPPED_TTA)
 
 
+def load_shipped_ferplus(models_dir) -> LiteCNN:
+    """The CNN fine-tuned on FER+'s vote distributions (``models/cnn_ferplus_fer7.tflite``):
+    closer to what ten people see in a face, further from FER2013's own labels."""
+    return LiteCNN(Path(models_dir) / "cnn_ferplus_fer7.tflite", tta=SHIPPED_TTA)
+
+
 def load_shipped_keras(models_dir) -> EmotionCNN:
     """The same CNN from ``models/cnn_fer7.keras`` in TensorFlow (the training format)."""
     return EmotionCNN.load(Path(models_dir) / "cnn_fer7.keras", tta=SHIPPED_TTA,
