@@ -316,15 +316,15 @@ SHIPPED_TTA = True
 SHIPPED_PRECISION = "auto"
 
 
-def load_shipped(models_dir) -> LiteCNN:
+def load_shipped(models_dir, file: str = "cnn_fer7.tflite") -> LiteCNN:
     """The shipped CNN (``models/cnn_fer7.tflite``); the zoo checks its sha256 first."""
-    return LiteCNN(Path(models_dir) / "cnn_fer7.tflite", tta=SHIPPED_TTA)
+    return LiteCNN(Path(models_dir) / file, tta=SHIPPED_TTA)
 
 
 def load_shipped_ferplus(models_dir) -> LiteCNN:
-    """The CNN fine-tuned on FER+'s vote distributions (``models/cnn_ferplus_fer7.tflite``):
+    """The CNN fine-tuned on FER+'s vote distributions (``models/cnn_voters_fer7.tflite``):
     closer to what ten people see in a face, further from FER2013's own labels."""
-    return LiteCNN(Path(models_dir) / "cnn_ferplus_fer7.tflite", tta=SHIPPED_TTA)
+    return load_shipped(models_dir, "cnn_voters_fer7.tflite")
 
 
 def load_shipped_keras(models_dir) -> EmotionCNN:

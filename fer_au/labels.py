@@ -25,7 +25,7 @@ FER+ majority rules (``rule=``), both leaving out images whose winner is
 * ``"plurality"`` - the class with the most votes among all ten columns; a tie
   for the top (also a tie with unknown/NF) leaves the image out.
 
-On all 35,887 images (``tests/test_ferplus.py``): FER+'s rule labels 31,412
+On all 35,887 images (``tests/test_fer8_votes.py``): FER+'s rule labels 31,412
 (148 contempt; PrivateTest 3,153 of 3,589, 16 contempt, so 3,137 of the seven),
 and FER2013's label agrees with it on 67.9 % of the 31,264 with one of the
 seven; the plurality rule labels 33,712 (212 contempt; PrivateTest 3,376), and
