@@ -11,7 +11,7 @@ corners and nose mapped onto ``CANONICAL_68`` at FER2013's resolution (1 px =
 1 canonical px, a large face first shrunk by area averaging, so a photo and its
 48-px crop agree), brightness and contrast normalised, and the mean positive
 curvature of the grey level (the larger Hessian eigenvalue at 1 px: a dark line
-or pit) in a box that follows the face's own landmarks (``REGIONS``).  Each is
+or pit) in a box that follows the face's own landmarks (``regions``).  Each is
 referenced to FER2013's neutral Training faces (median, 1.4826 x MAD).
 
 Two checks decide whether a crease measure may join its AU:
@@ -87,7 +87,7 @@ def crease_map(patch):
     return np.maximum(0.5 * (ixx + iyy) + np.sqrt(0.25 * (ixx - iyy) ** 2 + ixy ** 2), 0.0)
 
 
-def REGIONS(p):
+def regions(p):
     """Boxes (x0, x1, y0, y1), canonical px, from the face's landmarks ``p`` in that frame."""
     er, el = p[39, 0] - p[36, 0], p[45, 0] - p[42, 0]
     down = p[8, 1] - p[57, 1]
@@ -116,13 +116,14 @@ def crease_measures(gray, landmarks68):
     m = alignment(lm)
     p = lm @ m[:, :2].T + m[:, 2] - PAD
     crease = crease_map(texture_patch(gray, lm))
-    return np.array([np.mean([_box_mean(crease, *b) for b in boxes]) for boxes in REGIONS(p).values()])
+    return np.array([np.mean([_box_mean(crease, *b) for b in boxes]) for boxes in regions(p).values()])
 
 
 def main():
     import pandas as pd
     from sklearn.metrics import roc_auc_score
 
+    from _au_validity import _largest, real_faces, share_region
     from _data import fer2013_path
     from fer_au.aus import AU_CODES
     from fer_au.aus3d import PoseFreeAUEstimator, with_depth
@@ -175,15 +176,15 @@ def main():
     print("\n2. EMFACS AUROC, emotion vs neutral (PublicTest; a report, nothing is chosen on it)")
     print(auc.round(2).unstack("emotion").to_string())
 
-    from _au_validity import real_faces, _largest
-    from fer_au import FaceAnalyzer
     import cv2
+
+    from fer_au import FaceAnalyzer
     analyzer = FaceAnalyzer(emotion_model=None, au_model=None)
     rows = []
     for name, img in real_faces().items():
         f = _largest(analyzer.analyze(img))
-        crop = analyzer.analyze(f.crop, crop=True)
-        if f is None or not crop:
+        crop = [] if f is None else analyzer.analyze(f.crop, crop=True)
+        if not crop:
             continue
         full = (crease_measures(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), f.landmarks) - c) / s
         small = (crease_measures(f.crop, crop[0].landmarks) - c) / s
@@ -197,7 +198,7 @@ def main():
 
     print("\nverdict")
     for i, au in enumerate(TEXTURE_AUS):
-        others = [a for a in AU_CODES if a != au and not _same_region(a, au)]
+        others = [a for a in AU_CODES if not share_region(a, au)]
         own, worst = r.loc[f"{au} creases", au], max(others, key=lambda a: r.loc[f"{au} creases", a])
         convergent = own > r.loc[f"{au} creases", worst]
         floor_ok = au != "AU04" or auc.loc[("AU04", "anger"), "AU + creases"] >= 0.65
@@ -207,12 +208,6 @@ def main():
               + ("" if floor_ok else "; adding it drops anger's AU04 below issue 4's floor (0.65)")
               + f"; photo vs crop {scale[au]:.2f} {'< 0.5' if scale_ok else '>= 0.5'}"
               + (" -> could join" if convergent and floor_ok and scale_ok else " -> not kept"))
-
-
-def _same_region(a, b):
-    sys.path.insert(0, str(REPO / "bench"))
-    from _au_validity import share_region
-    return share_region(a, b)
 
 
 if __name__ == "__main__":

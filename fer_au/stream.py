@@ -55,6 +55,8 @@ class FaceStream:
             raise ValueError("emotion_every must be >= 1")
         self.emotion_every = int(emotion_every)
         self._emotions: dict[int, tuple[int, dict]] = {}   # track id -> (frame, its emotions)
+        # alternate the views only where the model averages a face with its mirror image
+        self._alternate = self.emotion_every > 1 and bool(getattr(analyzer.emotion_model, "tta", False))
         self._views: dict[int, dict] = {}    # track id -> its latest "plain" and "mirror" answers
         self._turn: dict[int, object] = {}   # track id -> what it was given this frame (_emotion_turns)
         if au_baseline not in ("population", "running"):
@@ -140,14 +142,14 @@ class FaceStream:
         turns = []
         for t in ids:
             due = k == 1 or t not in self._emotions or n - self._emotions[t][0] >= k
-            turns.append(due and (True if k == 1 or t not in self._views else self._views[t]["next"]))
+            turns.append(due and (self._views[t]["next"] if self._alternate and t in self._views else True))
         self._turn = dict(zip(ids, turns))
         return turns
 
     def _both_views(self, tid: int, emotions):
         """A face's emotions from its latest answer for each view (``_emotion_turns``)."""
         turn = self._turn.get(tid, True)
-        if emotions is None or self.emotion_every == 1:
+        if emotions is None or not self._alternate:
             return emotions
         if turn not in ("plain", "mirror"):          # both views at once: the first turn
             self._views[tid] = {"plain": emotions, "mirror": emotions, "next": "mirror"}

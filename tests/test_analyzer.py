@@ -264,6 +264,34 @@ def test_face_stream_alternates_the_mirror_view_between_turns(analyzer, astronau
     assert max(abs(0.5 * (plain[c] + mirror[c]) - both[c]) for c in both) < 1e-6
 
 
+def test_face_stream_does_not_alternate_for_a_model_without_a_mirror_average(analyzer):
+    """A model that sees one view anyway (tta off) is asked for the face as it is on every
+    turn, and each turn's answer is the face's emotions as they are, not a mean of turns."""
+    from fer_au.stream import FaceStream
+    from fer_au.media import iter_video
+
+    model = analyzer.emotion_model
+    kinds, answers, real = [], [], model.predict_proba
+
+    def spy(faces48, *a, **k):
+        kinds.append(k.get("tta"))
+        p = real(faces48, *a, **k)
+        answers.append(p)
+        return p
+    model.tta, model.predict_proba = False, spy
+    try:
+        stream = FaceStream(analyzer, detect_every=1, emotion_every=2)
+        frames = [stream.process(frame) for _, _, frame in iter_video(SAMPLES_DIR / "two_faces.mp4")][:12]
+    finally:
+        model.tta = True
+        del model.predict_proba
+    assert set(kinds) == {None}
+    computed = {tuple(np.round(p, 12)) for a in answers for p in a}
+    for faces in frames:
+        for f in faces:
+            assert tuple(np.round([f.emotions[c] for c in FER7], 12)) in computed
+
+
 def test_face_stream_running_au_baseline(analyzer, astronaut):
     """au_baseline='running': a face's AUs are measured from its own running median. A face
     that holds its expression (here, 32 identical frames of a smile) reads as the population

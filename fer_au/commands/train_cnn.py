@@ -66,11 +66,9 @@ def _history(state_file: Path, init) -> dict:
 
 def run(args) -> int:
     from .. import zoo
-    from ..training.cnn import train_cnn
     from ..data import load_fer2013
-
     from ..labels import ferplus_majority
-    from ..training.cnn import ferplus_targets
+    from ..training.cnn import ferplus_targets, train_cnn
 
     widths = _widths(args.widths)
     if not 0.0 <= args.ferplus_weight <= 1.0:

@@ -152,16 +152,17 @@ def train_cnn(x_train, y_train, x_val, y_val, out_dir, *, epochs: int = 30, batc
         def on_epoch_begin(self, epoch, logs=None):
             self.t0 = time.time()
 
+        def accuracy(self, x, y) -> float:
+            return float((self.model.predict(x, batch_size=256, verbose=0).argmax(1) == y).mean())
+
         def on_epoch_end(self, epoch, logs=None):
-            proba = self.model.predict(x_val, batch_size=256, verbose=0)
-            val_acc = float((proba.argmax(1) == y_val).mean())
+            val_acc = self.accuracy(x_val, y_val)
             state["epoch"] = epoch + 1
             record = {"epoch": epoch + 1, "loss": float(logs["loss"]),
                       "accuracy": float(logs["accuracy"]), "val_accuracy": val_acc,
                       "seconds": round(time.time() - self.t0, 1)}
             for name, (x, y) in also.items():
-                p = self.model.predict(x, batch_size=256, verbose=0)
-                record[f"val_accuracy_{name}"] = float((p.argmax(1) == y).mean())
+                record[f"val_accuracy_{name}"] = self.accuracy(x, y)
             state["history"].append(record)
             if val_acc > state["best_val_accuracy"]:
                 state["best_val_accuracy"] = val_acc
