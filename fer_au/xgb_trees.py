@@ -129,7 +129,17 @@ class TreeEnsemble:
         self.threshold, self.default_left = threshold, default_left
         self.tree_class, self.base_margin = tree_class, base_margin
         self.n_features, self.depth = int(n_features), int(depth)
-        self._rows = np.arange(len(left))[None, :]
+        # Flat copies for evaluation: node k of tree t is t * size + k, and its two
+        # children sit side by side in ``_child`` (left at 2i, right at 2i + 1), so each
+        # level is a few 1-D gathers over all (face, tree) pairs.
+        size = left.shape[1]
+        offsets = (np.arange(len(left)) * size)[:, None]
+        self._offsets = offsets.ravel().astype(np.int64)
+        self._child = np.stack([left + offsets, right + offsets], axis=-1).ravel().astype(np.int64)
+        self._feature = feature.ravel().astype(np.int64)
+        self._threshold = threshold.ravel()
+        self._default_left = default_left.ravel()
+        self._class_sum = (np.asarray(tree_class)[:, None] == np.arange(len(base_margin))[None, :]).astype(np.float64)
 
     @classmethod
     def from_ubj(cls, path) -> "TreeEnsemble":
@@ -184,17 +194,18 @@ class TreeEnsemble:
         x = np.asarray(x, np.float32)
         if x.ndim != 2 or x.shape[1] != self.n_features:
             raise ValueError(f"expected (N, {self.n_features}) features, got shape {x.shape}")
-        node = np.zeros((len(x), len(self.left)), np.int32)
-        rows = self._rows
+        n = len(x)
+        xf = x.ravel()
+        row = (np.arange(n, dtype=np.int64) * self.n_features)[:, None]
+        node = np.broadcast_to(self._offsets, (n, len(self._offsets)))
         for _ in range(self.depth):
-            v = np.take_along_axis(x, self.feature[rows, node], axis=1)
-            go_left = np.where(np.isnan(v), self.default_left[rows, node], v < self.threshold[rows, node])
-            node = np.where(go_left, self.left[rows, node], self.right[rows, node])
-        leaves = self.threshold[rows, node].astype(np.float64)
-        out = np.tile(self.base_margin, (len(x), 1))
-        for c in range(len(self.base_margin)):
-            out[:, c] += leaves[:, self.tree_class == c].sum(axis=1)
-        return out
+            v = xf[row + self._feature[node]]
+            go_right = ~(v < self._threshold[node])
+            missing = np.isnan(v)
+            if missing.any():
+                go_right = np.where(missing, ~self._default_left[node], go_right)
+            node = self._child[2 * node + go_right]
+        return self.base_margin[None, :] + self._threshold[node].astype(np.float64) @ self._class_sum
 
     def predict_proba(self, x) -> np.ndarray:
         m = self.margins(x)
