@@ -43,6 +43,7 @@ or tilted well beyond the angles below) and, pasted large, are upsampled
     jpeg           JPEG quality 10-20
     multi          3-6 faces of 40-110 px, not overlapping
     no_face        the background alone (false positives only)
+    noise          sensor noise: normal, std 10-20 grey levels, per pixel and channel
 
 The face sizes above and the ground-truth box: the box dlib's HOG detector
 puts on an upright frontal face, which runs from just above the eyebrows to
@@ -100,7 +101,7 @@ from fer_au.tracking import iou  # noqa: E402  (x, y, w, h) boxes
 
 W, H = 640, 480
 CONDITIONS = ("plain", "small", "large", "rotated", "eyes_band", "hand_forehead", "mouth_cover", "scarf",
-              "grey", "low_contrast", "blur", "jpeg", "multi", "no_face")
+              "grey", "low_contrast", "blur", "jpeg", "multi", "no_face", "noise")
 # Tried in this order when --detectors is not given, then any other fer_au.faces.DETECTOR_METHODS.
 KNOWN_METHODS = ("hog", "haar", "blazeface")
 IOU_MIN = 0.4
@@ -452,6 +453,9 @@ def _composite(cond: str, rng, photo_crops: list, fer_crops: list) -> tuple:
     elif cond == "blur":
         sigma = rng.uniform(2, 3) * faces[0].w / 100
         canvas = cv2.GaussianBlur(canvas, (0, 0), sigma)
+    elif cond == "noise":       # a dim room's sensor noise: every pixel and channel on its own
+        sd = rng.uniform(10, 20)
+        canvas = np.clip(canvas + rng.normal(0.0, sd, canvas.shape), 0, 255).astype(np.uint8)
     elif cond == "jpeg":
         q = int(rng.integers(10, 21))
         _, buf = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, q])

@@ -91,6 +91,39 @@ def test_align_face_is_fer_framed_and_undoes_rotation(astronaut, ast_face, predi
     assert np.sqrt(((lm_al - CANONICAL_68) ** 2).sum(1)).mean() < 2.5
 
 
+def _large_face_landmarks(scale=5.0, degrees=10.0, shift=(300.0, 200.0)):
+    """The canonical face drawn ``scale`` times the 48-px crop, turned and shifted."""
+    t = math.radians(degrees)
+    rot = np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]])
+    return (CANONICAL_68 * scale) @ rot.T + np.array(shift)
+
+
+def test_align_face_maps_a_large_face_exactly():
+    """The area-averaged path puts a point where the alignment matrix says (to 0.05 crop px)."""
+    lm = _large_face_landmarks()
+    p = np.array([355.3, 421.7])
+    yy, xx = np.mgrid[0:800, 0:800]
+    img = (250 * np.exp(-((xx - p[0]) ** 2 + (yy - p[1]) ** 2) / (2 * 6.0 ** 2))).astype(np.uint8)
+    m = faces.alignment_matrix(lm, 48)
+    crop = faces.align_face(img, lm, 48).astype(np.float64)
+    cy, cx = np.mgrid[0:48, 0:48]
+    got = np.array([(crop * cx).sum(), (crop * cy).sum()]) / crop.sum()
+    np.testing.assert_allclose(got, m[:, :2] @ p + m[:, 2], atol=0.05)
+
+
+def test_align_face_averages_a_large_face_instead_of_sampling_it():
+    """Detail finer than a crop pixel averages out, as it did when FER2013's images
+    were shrunk: pixel noise on a face 5x the crop (25 pixels per crop pixel) keeps
+    about a fifth of its spread; point sampling (warpAffine alone) would keep most of it."""
+    lm = _large_face_landmarks()
+    noise = np.random.default_rng(0).normal(128, 60, (800, 800)).clip(0, 255).astype(np.uint8)
+    spread = noise.std()
+    crop = faces.align_face(noise, lm, 48)
+    assert crop.std() < 0.3 * spread, (crop.std(), spread)
+    sampled = cv2.warpAffine(noise, faces.alignment_matrix(lm, 48), (48, 48), flags=cv2.INTER_LINEAR)
+    assert sampled.std() > 0.6 * spread             # what the crop would be without the averaging
+
+
 @pytest.mark.parametrize("pose", [(0, 0, 0), (20, 0, 0), (-15, 0, 0), (0, 15, 0), (0, 0, 30),
                                   (10, -10, 20), (-5, 5, -25)])
 def test_head_pose_recovers_a_projected_head(pose):
