@@ -1,13 +1,14 @@
 """PrivateTest figures of every shipped model, from the shipped files alone.
 
-    python bench/accuracy.py [--data PATH] [--models cnn,classical,...] [--update]
+    python bench/accuracy.py [--data PATH] [--models cnn,classical,...] [--no-speed] [--update]
 
 Prints, per model: 7- and 6-class accuracy and macro-F1 on PrivateTest,
 per-class recall, accuracy against FER+'s majority labels (when fer2013new.csv is beside
 the data), file size, and milliseconds per 48x48 face at batch 1, 2, 4 and 8
 (median of 50 calls; bench/cnn_speed.py compares the CNN's inference variants).
 --update writes the figures to models/metrics.json, which MODEL_CARD.md quotes
-and tests/test_shipped_models.py holds the models to.
+and tests/test_shipped_models.py holds the models to; --no-speed leaves the stored
+speeds as they are (speeds differ between CPUs: re-measure them all on one).
 """
 import argparse
 import json
@@ -31,6 +32,7 @@ def main():
     ap.add_argument("--data", default=None, help="FER2013 CSV or folder (default: found automatically)")
     ap.add_argument("--models", default=None, help="comma-separated names (default: all shipped)")
     ap.add_argument("--update", action="store_true", help="write the figures to models/metrics.json")
+    ap.add_argument("--no-speed", action="store_true", help="measure accuracy only; keep the stored speeds")
     args = ap.parse_args()
     path = fer2013_path(args.data)
     test = load_fer2013(path, ferplus="auto").split("PrivateTest")   # FER+ votes where beside it
@@ -54,10 +56,13 @@ def main():
                                 for k in ("fer8", "fer7_subset")}
             print(f"FER+ (majority rule): 8-class accuracy {fp['fer8']['accuracy']:.4f} on {fp['fer8']['n']}; "
                   f"on its {fp['fer7_subset']['n']} images of FER2013's 7 classes {fp['fer7_subset']['accuracy']:.4f}")
+        entry.update(size_mb=round(size / 1e6, 2), n=len(test))
+        if args.no_speed:
+            continue
         # one frame's faces: the live budget is per face at every batch size from 1 to 8
         speed = {f"ms_per_face_batch{b}": round(ms_per_face(model, test.images, batch_size=b, repeats=50), 2)
                  for b in (1, 2, 4, 8)}
-        entry.update(speed, size_mb=round(size / 1e6, 2), n=len(test))
+        entry.update(speed)
         precision = getattr(model, "precision", None)  # the CNN's: bfloat16 where the CPU has it
         if precision:
             entry["precision"] = precision

@@ -162,15 +162,45 @@ def resolve_precision(precision: str) -> str:
     return precision
 
 
-def _predict_proba(run, faces, batch_size: int, tta: bool) -> np.ndarray:
+# The brightness (mean grey level) and contrast (standard deviation) of a face that FER2013's
+# Training images span: the 10th and 90th percentiles over its 28,709 faces.
+TRAINING_MEAN_RANGE = (85.97, 173.04)
+TRAINING_STD_RANGE = (36.64, 71.92)
+
+
+def clamp_photometry(faces: np.ndarray) -> np.ndarray:
+    """(N, 48, 48) faces with brightness and contrast outside FER2013's usual range
+    (``TRAINING_*_RANGE``) brought to its nearest edge by a linear map of the grey
+    levels; faces inside it are returned unchanged, bit for bit.  A washed-out,
+    dark or over-exposed camera image then looks more like the faces the CNN was
+    trained on (PublicTest, the shipped CNN: contrast x0.3 0.616 -> 0.689, half the
+    brightness 0.679 -> 0.689, gamma 2 0.666 -> 0.677, the faces as they are
+    0.7086 -> 0.7083; MODEL_CARD)."""
+    x = np.asarray(faces, np.float32)
+    mu = x.mean(axis=(1, 2), keepdims=True)
+    sd = x.std(axis=(1, 2), keepdims=True)
+    new_mu = np.clip(mu, *TRAINING_MEAN_RANGE)
+    new_sd = np.clip(sd, *TRAINING_STD_RANGE)
+    out = np.array(faces, np.uint8 if np.asarray(faces).dtype == np.uint8 else np.float32, copy=True)
+    moved = ((new_mu != mu) | (new_sd != sd)).ravel()
+    if moved.any():
+        y = (x[moved] - mu[moved]) / np.maximum(sd[moved], 1e-3) * new_sd[moved] + new_mu[moved]
+        out[moved] = np.clip(np.rint(y), 0, 255)
+    return out
+
+
+def _predict_proba(run, faces, batch_size: int, tta: bool, clamp: bool = False) -> np.ndarray:
     """Float64 probability rows for (N, 48, 48) faces, ``run`` mapping a float32
     (n, 48, 48, 1) batch to (n, 7) probabilities; with ``tta`` each face is averaged
-    with its mirror image, both in one call (one dispatch, not two)."""
+    with its mirror image, both in one call (one dispatch, not two); with ``clamp``
+    the faces' photometry is first brought into FER2013's range (``clamp_photometry``)."""
     faces = np.asarray(faces)
     if faces.ndim == 2:
         faces = faces[None]
     if faces.shape[1:3] != INPUT_SHAPE[:2]:
         raise ValueError(f"expected (N, 48, 48) faces, got shape {faces.shape}")
+    if clamp:
+        faces = clamp_photometry(faces)
     x = faces.reshape(len(faces), *INPUT_SHAPE).astype(np.float32)
     out = []
     for s in range(0, len(x), batch_size):
@@ -196,12 +226,14 @@ class EmotionCNN:
     ``precision="bfloat16"`` computes in bfloat16 (weights stay float32): on a CPU
     with bfloat16 hardware that is 20-35 % faster (bench/cnn_speed.py) for a change
     of a few faces in ten thousand; ``"auto"`` picks it only on such CPUs (see ``cpu_has_bf16``).
+    ``clamp=True`` brings each face's brightness and contrast into FER2013's range first
+    (``clamp_photometry``; the shipped models do).
     """
 
     classes_ = np.arange(7)          # fer7 codes: the columns of predict_proba (labels.FER7 names them)
     input_kind = "crop48"            # what the analyzer feeds it (zoo.INPUT_KINDS)
 
-    def __init__(self, model, tta: bool = False, precision: str = "float32"):
+    def __init__(self, model, tta: bool = False, precision: str = "float32", clamp: bool = False):
         _keras()
         import tensorflow as tf
 
@@ -210,7 +242,7 @@ class EmotionCNN:
         self.precision = precision
         # what runs: BatchNorm folded away, in the chosen precision
         self.inference_model = fold_batchnorm(model, precision)
-        self.tta = tta
+        self.tta, self.clamp = tta, clamp
         fast = self.inference_model
         self._forward = tf.function(
             lambda x: tf.cast(fast(x, training=False), tf.float32),
@@ -218,15 +250,15 @@ class EmotionCNN:
             reduce_retracing=True)
 
     @classmethod
-    def load(cls, path, tta: bool = False, precision: str = "float32") -> "EmotionCNN":
+    def load(cls, path, tta: bool = False, precision: str = "float32", clamp: bool = False) -> "EmotionCNN":
         keras = _keras()
 
-        return cls(keras.saving.load_model(path, compile=False), tta=tta, precision=precision)
+        return cls(keras.saving.load_model(path, compile=False), tta=tta, precision=precision, clamp=clamp)
 
     def predict_proba(self, faces, batch_size: int = 256, tta: bool | None = None) -> np.ndarray:
         """(N, 7) probabilities; ``tta`` overrides the model's own for this call."""
         return _predict_proba(lambda x: self._forward(x).numpy(), faces, batch_size,
-                              self.tta if tta is None else tta)
+                              self.tta if tta is None else tta, self.clamp)
 
     def predict(self, faces) -> np.ndarray:
         return self.classes_[self.predict_proba(faces).argmax(axis=1)]
@@ -279,11 +311,11 @@ class LiteCNN:
     classes_ = np.arange(7)
     input_kind = "crop48"
 
-    def __init__(self, path, tta: bool = False, threads: int | None = None):
+    def __init__(self, path, tta: bool = False, threads: int | None = None, clamp: bool = False):
         from .mesh import _interpreter
 
         self.path = Path(path)
-        self.tta = tta
+        self.tta, self.clamp = tta, clamp
         self.threads = default_threads() if threads is None else int(threads)
         self._it = _interpreter(self.path, self.threads)
         self._in = self._it.get_input_details()[0]["index"]
@@ -302,7 +334,7 @@ class LiteCNN:
     def predict_proba(self, faces, batch_size: int = 64, tta: bool | None = None) -> np.ndarray:
         """(N, 7) probabilities; ``tta`` overrides the model's own for this call."""
         return _predict_proba(lambda x: self._run(np.ascontiguousarray(x)), faces, batch_size,
-                              self.tta if tta is None else tta)
+                              self.tta if tta is None else tta, self.clamp)
 
     def predict(self, faces) -> np.ndarray:
         return self.classes_[self.predict_proba(faces).argmax(axis=1)]
@@ -314,11 +346,14 @@ class LiteCNN:
 # .keras file it was exported from in TensorFlow, in bfloat16 where the CPU has it.
 SHIPPED_TTA = True
 SHIPPED_PRECISION = "auto"
+# ... and brings a face's brightness and contrast into FER2013's usual range first
+# (``clamp_photometry``: chosen on PublicTest in session 10, MODEL_CARD).
+SHIPPED_CLAMP = True
 
 
 def load_shipped(models_dir, file: str = "cnn_fer7.tflite") -> LiteCNN:
     """The shipped CNN (``models/cnn_fer7.tflite``); the zoo checks its sha256 first."""
-    return LiteCNN(Path(models_dir) / file, tta=SHIPPED_TTA)
+    return LiteCNN(Path(models_dir) / file, tta=SHIPPED_TTA, clamp=SHIPPED_CLAMP)
 
 
 def load_shipped_ferplus(models_dir) -> LiteCNN:
@@ -329,5 +364,5 @@ def load_shipped_ferplus(models_dir) -> LiteCNN:
 
 def load_shipped_keras(models_dir) -> EmotionCNN:
     """The same CNN from ``models/cnn_fer7.keras`` in TensorFlow (the training format)."""
-    return EmotionCNN.load(Path(models_dir) / "cnn_fer7.keras", tta=SHIPPED_TTA,
+    return EmotionCNN.load(Path(models_dir) / "cnn_fer7.keras", tta=SHIPPED_TTA, clamp=SHIPPED_CLAMP,
                            precision=SHIPPED_PRECISION)
