@@ -66,6 +66,8 @@ def main():
         precision = getattr(model, "precision", None)  # the CNN's: bfloat16 where the CPU has it
         if precision:
             entry["precision"] = precision
+        else:                       # LiteRT's CNN runs float32 (no stale figure from a Keras run)
+            entry.pop("precision", None)
         print("speed: " + ", ".join(f"{k} {v}" for k, v in speed.items())
               + (f"  ({precision})" if precision else ""))
     if args.update:
