@@ -363,21 +363,26 @@ def area_reduced(img: np.ndarray, m: np.ndarray, scale: float, size: tuple) -> t
     that smaller image onto the same output (``size`` = (width, height)).  warpAffine
     only samples the source (its INTER_AREA is bilinear), so shrinking with it aliases."""
     import cv2
-    inv = cv2.invertAffineTransform(np.asarray(m, np.float64))
+    (a, b, tx), (c, d, ty) = np.asarray(m, np.float64).tolist()   # plain floats: this runs per face
+    det = a * d - b * c
     ow, oh = size
-    corners = np.array([[0, 0], [ow, 0], [0, oh], [ow, oh]], np.float64) @ inv[:, :2].T + inv[:, 2]
+    xs, ys = [], []
+    for u, v in ((0, 0), (ow, 0), (0, oh), (ow, oh)):      # the output's corners in the source
+        du, dv = u - tx, v - ty
+        xs.append((d * du - b * dv) / det)
+        ys.append((a * dv - c * du) / det)
     pad = 2.0 / scale                          # two output pixels of margin for the residual warp
     h, w = img.shape[:2]
-    x0, y0 = (max(int(math.floor(v - pad)), 0) for v in corners.min(0))
-    x1, y1 = (min(int(math.ceil(v + pad)), lim) for v, lim in zip(corners.max(0), (w, h)))
+    x0, y0 = max(int(math.floor(min(xs) - pad)), 0), max(int(math.floor(min(ys) - pad)), 0)
+    x1, y1 = min(int(math.ceil(max(xs) + pad)), w), min(int(math.ceil(max(ys) + pad)), h)
     if x1 - x0 < 2 or y1 - y0 < 2:             # the output lies off the image: nothing to average
         return img, m
     sw, sh = max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale))
     small = cv2.resize(img[y0:y1, x0:x1], (sw, sh), interpolation=cv2.INTER_AREA)
     sx, sy = sw / (x1 - x0), sh / (y1 - y0)
     # pixel u of ``small`` averages source pixels [u/sx, (u+1)/sx): its centre is (u + 0.5)/sx - 0.5
-    to_img = np.array([[1 / sx, 0, x0 + 0.5 / sx - 0.5], [0, 1 / sy, y0 + 0.5 / sy - 0.5], [0, 0, 1]])
-    return small, (np.vstack([m, [0, 0, 1]]) @ to_img)[:2]
+    ox, oy = x0 + 0.5 / sx - 0.5, y0 + 0.5 / sy - 0.5
+    return small, np.array([[a / sx, b / sy, a * ox + b * oy + tx], [c / sx, d / sy, c * ox + d * oy + ty]])
 
 
 def transform_landmarks(landmarks68: np.ndarray, matrix: np.ndarray) -> np.ndarray:
