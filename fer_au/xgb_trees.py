@@ -120,18 +120,16 @@ def read_ubj(data: bytes):
 
 
 class TreeEnsemble:
-    """A ``gbtree`` booster's trees as padded arrays; ``predict_proba`` as XGBoost's
+    """A ``gbtree`` booster's trees (padded to one size, kept flat); ``predict_proba`` as XGBoost's
     ``multi:softprob`` (softmax over base score + the sum of each class's leaves)."""
 
     def __init__(self, left, right, feature, threshold, default_left, tree_class, base_margin,
                  n_features: int, depth: int):
-        self.left, self.right, self.feature = left, right, feature
-        self.threshold, self.default_left = threshold, default_left
-        self.tree_class, self.base_margin = tree_class, base_margin
+        self.base_margin = base_margin
         self.n_features, self.depth = int(n_features), int(depth)
-        # Flat copies for evaluation: node k of tree t is t * size + k, and its two
-        # children sit side by side in ``_child`` (left at 2i, right at 2i + 1), so each
-        # level is a few 1-D gathers over all (face, tree) pairs.
+        # Kept flat for evaluation: node k of tree t is t * size + k, and its two children
+        # sit side by side in ``_child`` (left at 2i, right at 2i + 1), so each level is a
+        # few 1-D gathers over all (face, tree) pairs.
         size = left.shape[1]
         offsets = (np.arange(len(left)) * size)[:, None]
         self._offsets = offsets.ravel().astype(np.int64)
