@@ -12,14 +12,27 @@ def fer2013_path(explicit=None):
     return path
 
 
+# the instruction sets that decide the CNN's speed, as /proc/cpuinfo spells them
+_SPEED_FLAGS = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_vnni": "VNNI", "avx_vnni": "VNNI",
+                "avx512_bf16": "bf16", "amx_bf16": "bf16", "amx_int8": "AMX"}
+
+
 def cpu_model() -> str:
-    """The CPU's model name (speed figures differ between CPUs: quote it beside them)."""
+    """The CPU's model name and the vector instructions that set the CNN's speed, e.g.
+    "Intel(R) Xeon(R) Processor (AVX2, AVX-512, VNNI, bf16, AMX)" (speed figures differ
+    between CPUs: quote it beside them)."""
+    name, flags = None, set()
     try:
         with open("/proc/cpuinfo") as fh:
             for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                if line.startswith("model name") and name is None:
+                    name = line.split(":", 1)[1].strip()
+                elif line.startswith("flags") and not flags:
+                    flags = set(line.split(":", 1)[1].split())
     except OSError:
         pass
-    import platform
-    return platform.processor() or "unknown"
+    if name is None:
+        import platform
+        name = platform.processor() or "unknown"
+    found = list(dict.fromkeys(v for k, v in _SPEED_FLAGS.items() if k in flags))
+    return f"{name} ({', '.join(found)})" if found else name

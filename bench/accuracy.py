@@ -21,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from fer_au import zoo  # noqa: E402
 from fer_au.data import load_fer2013  # noqa: E402
-from _data import fer2013_path  # noqa: E402
+from _data import cpu_model, fer2013_path  # noqa: E402
 from fer_au.evaluate import ferplus_metrics, metrics, ms_per_face  # noqa: E402
 
 METRICS_FILE = zoo.MODELS_DIR / "metrics.json"
@@ -62,14 +62,14 @@ def main():
         # one frame's faces: the live budget is per face at every batch size from 1 to 8
         speed = {f"ms_per_face_batch{b}": round(ms_per_face(model, test.images, batch_size=b, repeats=50), 2)
                  for b in (1, 2, 4, 8)}
-        entry.update(speed)
+        entry.update(speed, cpu=cpu_model())   # speeds differ between CPUs: name it
         precision = getattr(model, "precision", None)  # the CNN's: bfloat16 where the CPU has it
         if precision:
             entry["precision"] = precision
         else:                       # LiteRT's CNN runs float32 (no stale figure from a Keras run)
             entry.pop("precision", None)
         print("speed: " + ", ".join(f"{k} {v}" for k, v in speed.items())
-              + (f"  ({precision})" if precision else ""))
+              + (f"  ({precision})" if precision else "") + f" on {cpu_model()}")
     if args.update:
         METRICS_FILE.write_text(json.dumps(stored, indent=1, sort_keys=True) + "\n")
         print(f"wrote {METRICS_FILE}")

@@ -4,8 +4,10 @@
 
 Variants: the trained Keras model as saved (BatchNorm layers, float32), the same with
 BatchNorm folded into the convolutions (float32), and folded with bfloat16 convolutions
-(what ships on a CPU with bfloat16 hardware; see fer_au.cnn.fold_batchnorm).  All with the
-mirror averaging the shipped model uses.  The variants take turns for --rounds rounds
+(what `cnn_keras` runs on a CPU with bfloat16 hardware; see fer_au.cnn.fold_batchnorm),
+all in TensorFlow; then in LiteRT (no TensorFlow, what `cnn` runs): the float32 TFLite
+export and the int8-weight export that ships as models/cnn_fer7.tflite
+(fer_au.cnn.export_tflite).  All with the mirror averaging the shipped model uses.  The variants take turns for --rounds rounds
 of --repeats calls each, so a noisy neighbour hits them alike; each figure is the median
 over all of a variant's calls at that batch size.  Needs no dataset: the faces are random
 pixels (the cost does not depend on them).
@@ -13,6 +15,7 @@ pixels (the cost does not depend on them).
 import argparse
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -22,6 +25,7 @@ import numpy as np  # noqa: E402
 
 from fer_au import cnn, zoo  # noqa: E402
 from fer_au.evaluate import face_times_ms  # noqa: E402
+from _data import cpu_model  # noqa: E402
 
 BATCHES = (1, 2, 4, 8)
 
@@ -43,6 +47,10 @@ def main():
     variants = {"as saved, float32": as_saved,
                 "folded, float32": cnn.EmotionCNN(trained, tta=True, precision="float32"),
                 "folded, bfloat16": cnn.EmotionCNN(trained, tta=True, precision="bfloat16")}
+    with tempfile.TemporaryDirectory() as tmp:
+        float_file = cnn.export_tflite(trained, Path(tmp) / "float32.tflite", quantize=False)
+        variants["LiteRT, float32"] = cnn.LiteCNN(float_file, tta=True)
+    variants["LiteRT, int8 (cnn)"] = zoo.load_model("cnn")
     faces = np.random.default_rng(0).integers(0, 256, (max(BATCHES), 48, 48), dtype=np.uint8)
     times = {(v, b): [] for v in variants for b in BATCHES}
     for _ in range(args.rounds):
@@ -50,11 +58,12 @@ def main():
             for b in BATCHES:
                 times[name, b] += face_times_ms(model, faces, batch_size=b, repeats=args.repeats)
     shipped = cnn.resolve_precision(cnn.SHIPPED_PRECISION)
-    print(f"ms per face (median of {args.rounds * args.repeats} calls), mirror averaging on; "
-          f"CPU bfloat16 hardware: {cnn.cpu_has_bf16()}; shipped precision here: {shipped}")
-    print(f"{'variant':20s}" + "".join(f"{'batch ' + str(b):>10s}" for b in BATCHES))
+    print(f"ms per face (median of {args.rounds * args.repeats} calls), mirror averaging on, "
+          f"{cnn.default_threads()} threads; CPU: {cpu_model()}; bfloat16 hardware: {cnn.cpu_has_bf16()} "
+          f"(cnn_keras runs {shipped} here)")
+    print(f"{'variant':22s}" + "".join(f"{'batch ' + str(b):>10s}" for b in BATCHES))
     for name in variants:
-        print(f"{name:20s}" + "".join(f"{np.median(times[name, b]):10.2f}" for b in BATCHES))
+        print(f"{name:22s}" + "".join(f"{np.median(times[name, b]):10.2f}" for b in BATCHES))
 
 
 if __name__ == "__main__":
