@@ -105,8 +105,12 @@ class FaceAnalyzer:
         the ``au_<emotion>`` columns.
     aus : estimate action units (True) or not (False).
     upsample : search for smaller faces at a higher cost (BlazeFace: overlapping
-        tiles, 1 finds faces down to ~30 px in a 640x480 frame; dlib: doubles the
-        image, 1 finds faces down to ~40 px, 4x slower).
+        tiles, 1 finds faces down to ~30 px in a 640x480 frame, ~4x the detector's
+        cost; dlib: doubles the image, 1 finds faces down to ~40 px, 4x slower).
+        None (default): 1 for photos (``analyze``, and still images in
+        ``analyze_paths``) with BlazeFace, 0 for video frames (``FaceStream``,
+        ``live``) and with the other detectors: a photo is worth the ~20 ms, a video
+        frame's budget is not.
     min_face : smallest face side kept, pixels of the input image.
     detect_size : detect on a copy whose longer side is at most this many
         pixels (boxes are scaled back; landmarks use full resolution).  None
@@ -121,7 +125,7 @@ class FaceAnalyzer:
     """
 
     def __init__(self, detector="blazeface", emotion_model="cnn", au_model="au", aus: bool = True,
-                 upsample: int = 0, min_face: int = 24, detect_size: int | None = 1280,
+                 upsample: int | None = None, min_face: int = 24, detect_size: int | None = 1280,
                  color: str = "bgr", models_dir=None, derotate: bool = False, landmarks: str = "hybrid",
                  identities: bool = False):
         from .faces import FaceDetector, LandmarkPredictor
@@ -184,7 +188,7 @@ class FaceAnalyzer:
         try:
             if isinstance(detector, str):
                 self.detector_name = DETECTORS[detector]
-                self.detector = FaceDetector(detector, upsample=upsample, min_size=1)
+                self.detector = FaceDetector(detector, upsample=upsample or 0, min_size=1)
             else:
                 self.detector = detector
                 self.detector_name = getattr(detector, "method", type(detector).__name__)
@@ -197,6 +201,9 @@ class FaceAnalyzer:
                                         "use detector='hog', landmarks='dlib' (CLI: --detector hog "
                                         "--landmarks dlib)") from None
         self.landmarker = LandmarkPredictor() if landmarks in ("hybrid", "dlib") else None
+        # what a photo gets (analyze, still images in analyze_paths); video frames get the
+        # detector's own (FaceStream calls detect() without it)
+        self.photo_upsample = (1 if detector == "blazeface" else 0) if upsample is None else int(upsample)
 
 
     # ------------------------------------------------------------ metadata
@@ -215,9 +222,10 @@ class FaceAnalyzer:
         return columns(self.au_codes)
 
     # ------------------------------------------------------------ stages
-    def detect(self, image: np.ndarray) -> list[tuple[tuple, float]]:
+    def detect(self, image: np.ndarray, upsample: int | None = None) -> list[tuple[tuple, float]]:
         """Face boxes ``[((x, y, w, h), score), ...]`` in pixels of ``image`` (BGR or
-        grey; BlazeFace reads the colour where there is colour), left to right."""
+        grey; BlazeFace reads the colour where there is colour), left to right.
+        ``upsample`` overrides the detector's for this call (``photo_upsample`` for a photo)."""
         import cv2
 
         h, w = image.shape[:2]
@@ -228,7 +236,7 @@ class FaceAnalyzer:
             src = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
                              interpolation=cv2.INTER_AREA)
         from .faces import FaceDetector
-        found = (self.detector.detect(src, min_size=max(1, int(self.min_face * scale)))
+        found = (self.detector.detect(src, min_size=max(1, int(self.min_face * scale)), upsample=upsample)
                  # the floor in the detector's (possibly downscaled) pixels, passed per call so a
                  # detector the caller owns is left as it was; for Haar it also sets the smallest
                  # window searched, which is most of its cost
@@ -251,21 +259,23 @@ class FaceAnalyzer:
         Returns the faces left to right (``face_id`` 0, 1, ...); [] if none.
         """
         bgr = to_bgr(image, color or self.color)
-        faces = self.analyze_bgr(bgr, crop=crop, boxes=boxes)
+        faces = self.analyze_bgr(bgr, crop=crop, boxes=boxes, upsample=self.photo_upsample)
         if self.describer is not None:
             from .identity import describe_faces
             describe_faces(bgr, faces, self.describer)
         return faces
 
     def analyze_bgr(self, bgr: np.ndarray, *, gray=None, crop: bool = False, boxes=None,
-                    follow=None, emotions_for=None) -> list[Face]:
+                    follow=None, emotions_for=None, upsample: int | None = None) -> list[Face]:
         """As ``analyze`` on a BGR array.  ``follow``: the previous frame's meshes, one
         per box (None for a new face), for faces followed from frame to frame
         (``_mesh_of``).  ``emotions_for``: one entry per box, the faces the main emotion
         model runs on (the others keep ``emotions=None``; ``FaceStream``'s
         ``emotion_every``): False to skip, True for the model as loaded, ``"plain"``
         or ``"mirror"`` for one view of the face only, where the model averages the
-        two (the shipped CNN's ``tta``; ``FaceStream`` alternates them); default all."""
+        two (the shipped CNN's ``tta``; ``FaceStream`` alternates them); default all.
+        ``upsample``: the detector's, for this call (``analyze`` passes ``photo_upsample``;
+        by default the detector's own, what video frames get)."""
         from .faces import head_pose
         from .mesh import to_68
 
@@ -273,7 +283,7 @@ class FaceAnalyzer:
         if crop:
             return self._analyze_crop(gray)
         if boxes is None:
-            dets = self.detect(bgr)
+            dets = self.detect(bgr, upsample)
         else:
             dets = [(tuple(b[0]), b[1]) if len(b) == 2 and not np.isscalar(b[0]) else (tuple(b), None)
                     for b in boxes]

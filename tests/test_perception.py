@@ -53,6 +53,42 @@ def test_blazeface_tiles_find_a_small_face(astronaut_bgr):
     assert all(x + s <= 1280 and y + s <= 960 for x, y, s in views[1:])
 
 
+def test_tiles_keep_only_whole_small_faces_and_parts_of_a_face_go():
+    """A tile reports only faces small for the whole-image pass and wholly inside the
+    tile (an inner edge cuts nothing it keeps); a box lying inside one twice its area is
+    a part of that face."""
+    from fer_au.mesh import _drop_inner, _whole_small_faces
+    rows = np.zeros((4, 16), np.float32)
+    rows[:, :4] = [[120, 120, 160, 160],     # small, inside: kept
+                   [290, 100, 340, 150],     # small, crosses the tile's inner right edge (x0+side=320)
+                   [10, 10, 140, 140],       # large: 130 px > 0.15 of the 640-px image's side
+                   [0, 150, 30, 180]]        # touches the left edge, which is the image's own edge
+    keep = _whole_small_faces(rows, 0, 0, 320, 640, 480)
+    assert keep.tolist() == [True, False, False, True]
+    face = (np.array([100, 100, 300, 300] + [0] * 12, np.float32), 0.9)
+    eye = (np.array([140, 150, 190, 190] + [0] * 12, np.float32), 0.7)    # inside the face
+    other = (np.array([400, 100, 450, 150] + [0] * 12, np.float32), 0.7)
+    assert [f[1] for f in _drop_inner([face, eye, other])] == [0.9, 0.7]
+    assert len(_drop_inner([face, other])) == 2
+
+
+def test_photos_get_tiles_and_video_frames_do_not(astronaut_bgr):
+    """With BlazeFace, analyze() searches tiles (upsample None -> 1 for photos) and
+    finds a ~27-px face in a 1280x960 photo; a video frame (detect() as FaceStream
+    calls it) gets the whole-frame pass only, which misses it; upsample=0 turns the
+    tiles off for photos."""
+    from fer_au.analyzer import FaceAnalyzer
+    face = astronaut_bgr[40:240, 120:320]
+    frame = np.full((960, 1280, 3), 110, np.uint8)
+    frame[600:660, 900:960] = cv2.resize(face, (60, 60), interpolation=cv2.INTER_AREA)
+    an = FaceAnalyzer(emotion_model=None, au_model=None, aus=False)
+    assert an.photo_upsample == 1 and an.detector.upsample == 0
+    assert len(an.analyze(frame)) == 1
+    assert an.detect(frame) == []
+    assert FaceAnalyzer(emotion_model=None, au_model=None, aus=False, upsample=0).analyze(frame) == []
+    assert FaceAnalyzer(detector="hog", emotion_model=None, au_model=None, aus=False).photo_upsample == 0
+
+
 def test_mesh_points_and_their_68(astronaut_bgr):
     from fer_au.faces import LandmarkPredictor
     from fer_au.mesh import FaceMesh, to_68

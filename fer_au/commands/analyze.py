@@ -17,10 +17,12 @@ def add_model_options(p, *, detect_every_default: int = 1) -> None:
                         "frame (the mesh's own points stand in where dlib loses a face); 'mesh': the mesh "
                         "alone; 'dlib': dlib alone with the first-generation 2-D AUs. The CSV's "
                         "x_0..y_67 are the 68 iBUG points either way")
-    g.add_argument("--upsample", type=int, default=0,
-                   help="search for smaller faces at a higher cost (default 0). BlazeFace: 1 adds a 2x2 "
-                        "grid of overlapping tiles (faces down to ~30 px in 640x480, ~5x the cost); "
-                        "HOG: 1 doubles the image (faces down to ~40 px, ~4x slower)")
+    g.add_argument("--upsample", type=int, default=None,
+                   help="search for smaller faces at a higher cost. BlazeFace: 1 adds a 2x2 grid of "
+                        "overlapping tiles (faces down to ~30 px in 640x480, ~4x the detector's cost: "
+                        "~25 ms a photo); HOG: 1 doubles the image (faces down to ~40 px, ~4x slower). "
+                        "Default: 1 for photos with BlazeFace, 0 for video frames, live and the other "
+                        "detectors")
     g.add_argument("--min-face", type=int, default=24, metavar="PX", help="smallest face side kept (default 24)")
     g.add_argument("--detect-size", type=int, default=1280, metavar="PX",
                    help="detect on a copy whose longer side is at most PX (0 = full size; default 1280)")
