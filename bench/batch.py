@@ -1,6 +1,6 @@
 """Batch speed and memory of `python cli.py analyze`.
 
-    python bench/batch.py photos [--n 200] [--workers 1 2]
+    python bench/batch.py photos [--n 200] [--workers 1 2] [--upsample 0]
     python bench/batch.py video-memory [--minutes 1 10] [--every 1]
 
 photos: writes N 640x480 single-face JPEG photos (real faces from
@@ -26,6 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from _data import cpu_model  # noqa: E402
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -99,11 +100,12 @@ def bench_photos(args):
     work = Path(args.workdir or tempfile.mkdtemp(prefix="fer_au_batch_"))
     photos = make_photos(work / "photos", args.n)
     print(f"{len(photos)} photos 640x480 (one face each) in {photos[0].parent}")
-    print(f"CPU: {os.cpu_count()} cores visible, load average {os.getloadavg()[0]:.2f}")
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores visible, load average {os.getloadavg()[0]:.2f}")
     for w in args.workers:
         csv = work / f"results_w{w}.csv"
+        extra = [] if args.upsample is None else ["--upsample", str(args.upsample)]
         stats, summary = run_cli(["analyze", str(photos[0].parent), "-o", str(csv), "--workers", str(w),
-                                  "--no-progress", "-q"])
+                                  "--no-progress", "-q", *extra])
         secs = float(summary.rsplit(";", 1)[-1].strip().rstrip(" s")) if summary else float("nan")
         steady = float(stats.get("steady", "nan"))
         total = stats["process_wall"]
@@ -120,7 +122,7 @@ def bench_video_memory(args):
     from fer_au.samples import write_video
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="fer_au_vmem_"))
-    print(f"CPU: {os.cpu_count()} cores visible, load average {os.getloadavg()[0]:.2f}")
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores visible, load average {os.getloadavg()[0]:.2f}")
     peaks = {}
     for minutes in args.minutes:
         video = work / f"video_{minutes:g}min.mp4"
@@ -146,6 +148,8 @@ def main():
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     p.add_argument("--workdir", default=None)
+    p.add_argument("--upsample", type=int, default=None,
+                   help="analyze's --upsample (default: analyze's own: tiles for photos)")
     v = sub.add_parser("video-memory")
     v.add_argument("--minutes", type=float, nargs="+", default=[1, 10])
     v.add_argument("--every", type=int, default=1)
