@@ -39,7 +39,9 @@ the other regions' AUs alone):
   moved (AU10, AU15).
 * AU09 (nose wrinkler) is the nostril wings drawn up; the first generation
   added the inner brows' lowering, so every brow movement (AU01, AU04) moved
-  AU09 too.
+  AU09 too.  Since session 11 the wings are measured from the nose (tip and
+  base) and the inner eye corners together: from the eye corners alone, every
+  lid movement leaked into AU09 (AU07 -0.44, AU01 -0.32 on the portraits).
 * AU24 (lip presser) reads both lips' heights averaged over three points each, as
   a share of the nose-to-chin distance: the centre points alone, in canonical px,
   moved with dlib's refit whenever the brows or the nose moved (AU01, AU09).
@@ -75,8 +77,9 @@ MEASURES["AU01"] = ("inner brow ends (21, 22) raised in the frontal head frame, 
 MEASURES["AU06"] = ("lift of the lower lid margin (40-41 / 46-47) in the frontal head frame; cannot see "
                     "the cheek bulge or crow's feet (shares its measure with AU07)")
 MEASURES["AU07"] = "lift of the lower lid margin (40-41 / 46-47) in the frontal head frame"
-MEASURES["AU09"] = ("nostril wings (31, 35) drawn up towards the inner eye corners (39, 42); cannot see "
-                    "the wrinkles (the first generation also added the brows' lowering, which is AU04's)")
+MEASURES["AU09"] = ("nostril wings (31, 35) drawn up, from a reference half on the nose (tip 30, base 33) and "
+                    "half on the inner eye corners (39, 42); cannot see the wrinkles (the first generation "
+                    "also added the brows' lowering, which is AU04's)")
 MEASURES["AU10"] = ("upper lip, outer and inner contours (50-52, 61-63), drawn up towards the nose base (33)")
 MEASURES["AU12"] = ("lip corners (outer 48 / 54 and inner 60 / 64) raised towards the nose base (33), plus "
                     "the inner mouth widening (60-64), in units of the eye-corner spans (36-39 + 42-45)")
@@ -107,8 +110,12 @@ def measures_v2(frontal: np.ndarray) -> np.ndarray:
     # of the first generation moved with dlib's refit whenever the mouth moved)
     m[..., i7] = -y[..., [40, 41, 46, 47]].mean(-1)
     m[..., i6] = m[..., i7]                                   # the lower lid only
-    # nostril wings drawn up towards the inner eye corners, without the brows
-    m[..., i9] = -0.5 * ((y[..., 31] - y[..., 39]) + (y[..., 35] - y[..., 42]))
+    # AU09: the nostril wings (31, 35) drawn up, from a reference half on the nose (tip 30 and base
+    # 33, cartilage the muscle hardly moves) and half on the inner eye corners (39, 42, held by the
+    # medial canthal tendons): dlib's fit moves the eye corners with the lids and the nose points
+    # with the brows and the mouth, and each reference alone passed those on (bench/_au_validity.py)
+    m[..., i9] = 0.5 * (0.5 * (y[..., 30] + y[..., 33]) + 0.5 * (y[..., 39] + y[..., 42])) \
+        - 0.5 * (y[..., 31] + y[..., 35])
     # the whole upper lip (outer and inner contours, centre and peaks) drawn up to the nose base
     m[..., i10] = y[..., 33] - y[..., [50, 51, 52, 61, 62, 63]].mean(-1)
     # AU17: the lower lip (57) pushed up, away from the chin tip (8) and towards the nose base (33):
