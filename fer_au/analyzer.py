@@ -109,7 +109,7 @@ class FaceAnalyzer:
         cost; dlib: doubles the image, 1 finds faces down to ~40 px, 4x slower).
         None (default): 1 for photos (``analyze``, and still images in
         ``analyze_paths``) with BlazeFace, 0 for video frames (``FaceStream``,
-        ``live``) and with the other detectors: a photo is worth the ~20 ms, a video
+        ``live``) and with the other detectors: a photo is worth the ~25 ms, a video
         frame's budget is not.
     min_face : smallest face side kept, pixels of the input image.
     detect_size : detect on a copy whose longer side is at most this many
