@@ -237,3 +237,22 @@ def test_the_shipped_int8_cnn_answers_as_its_float_source(fer):
     a, b = lite.predict(x), ref.predict(x)
     assert (a == b).mean() >= 0.98
     assert (a == y).mean() >= (b == y).mean() - 0.005
+
+
+def test_best_epoch_chosen_on_a_named_score(tmp_path, tiny):
+    """``select`` picks the best epoch on one of ``also_score``'s accuracies (a model
+    trained on FER+'s votes is chosen on PublicTest's FER+ labels, not FER2013's);
+    a name that is not scored is refused before any training."""
+    import json
+
+    x, y = tiny
+    other = (x[14:28], (y[14:28] + 1) % 7)        # a second label set for the same faces
+    state = tcnn.train_cnn(x, y, x[:14], y[:14], tmp_path / "run", epochs=2, batch_size=16,
+                           widths=(4, 8, 8, 16), depths=(1, 1, 2, 2), verbose=0,
+                           also_score={"other": other}, select="other")
+    scores = [r["val_accuracy_other"] for r in state["history"]]
+    assert state["best_val_accuracy"] == max(scores)
+    assert json.loads((tmp_path / "run" / "state.json").read_text())["best_val_accuracy"] == max(scores)
+    with pytest.raises(ValueError, match="not one of also_score"):
+        tcnn.train_cnn(x, y, x[:14], y[:14], tmp_path / "run2", epochs=1, batch_size=16, verbose=0,
+                       select="ferplus")

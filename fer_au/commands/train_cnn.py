@@ -38,6 +38,9 @@ def add_parser(tsub):
     p.add_argument("--photometric", action="store_true",
                    help="also vary gamma, contrast, blur, noise and JPEG quality (other cameras' "
                         "photometry) in the augmentation")
+    p.add_argument("--select-on", choices=("fer2013", "ferplus"), default="fer2013",
+                   help="which PublicTest accuracy picks the best epoch: FER2013's labels (default) "
+                        "or FER+'s majority labels (for a model trained on the votes)")
     p.add_argument("--seed", type=int, default=0)
     return p
 
@@ -83,11 +86,14 @@ def run(args) -> int:
         y8 = ferplus_majority(va.ferplus_votes, "fer7")
         if (y8 >= 0).any():
             also["ferplus"] = (va.images[y8 >= 0], y8[y8 >= 0])
+    if args.select_on == "ferplus" and "ferplus" not in also:
+        raise SystemExit("error: --select-on ferplus needs the FER+ votes (fer2013new.csv)")
     y_train = ferplus_targets(tr, args.ferplus_weight) if args.targets == "ferplus" else tr.y()
     state = train_cnn(tr.images, y_train, va.images, va.y(), args.workdir, epochs=args.epochs,
                       batch_size=args.batch_size, lr=args.lr, resume=not args.fresh,
                       seed=args.seed, max_hours=args.max_hours, init=args.init,
-                      widths=widths, verbose=1, also_score=also, photometric=args.photometric)
+                      widths=widths, verbose=1, also_score=also, photometric=args.photometric,
+                      select=None if args.select_on == "fer2013" else args.select_on)
     if state["epoch"] < args.epochs:
         print(f"stopped at epoch {state['epoch']}/{args.epochs}; run the same command to resume")
         return 0

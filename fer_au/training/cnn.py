@@ -82,7 +82,8 @@ def _batches(images, labels, batch_size, n_classes, seed, photometric: bool = Fa
 def train_cnn(x_train, y_train, x_val, y_val, out_dir, *, epochs: int = 30, batch_size: int = 64,
               lr: float = 1e-3, n_classes: int = 7, resume: bool = True, seed: int = 0,
               max_hours: float | None = None, init=None, widths=None, depths=None,
-              verbose: int = 1, also_score: dict | None = None, photometric: bool = False):
+              verbose: int = 1, also_score: dict | None = None, photometric: bool = False,
+              select: str | None = None):
     """Train (or resume training of) the CNN; returns the training history dict.
 
     ``y_train`` holds class codes, or (N, n_classes) soft targets, rows of
@@ -100,10 +101,13 @@ def train_cnn(x_train, y_train, x_val, y_val, out_dir, *, epochs: int = 30, batc
 
     ``also_score``: ``{name: (images, codes)}`` scored after every epoch beside
     ``y_val`` and recorded as ``val_accuracy_<name>`` (e.g. PublicTest's FER+ labels);
-    the best epoch is still chosen on ``y_val``.  ``photometric`` adds
-    :func:`photometric_batch` to the augmentation.
+    the best epoch is chosen on ``y_val``, or on ``also_score[select]`` when ``select``
+    names one (state.json's ``best_val_accuracy`` is then that accuracy).  ``photometric``
+    adds :func:`photometric_batch` to the augmentation.
     """
     keras = _keras()
+    if select is not None and select not in (also_score or {}):
+        raise ValueError(f"select={select!r} is not one of also_score's names")
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -164,8 +168,9 @@ def train_cnn(x_train, y_train, x_val, y_val, out_dir, *, epochs: int = 30, batc
             for name, (x, y) in also.items():
                 record[f"val_accuracy_{name}"] = self.accuracy(x, y)
             state["history"].append(record)
-            if val_acc > state["best_val_accuracy"]:
-                state["best_val_accuracy"] = val_acc
+            chosen = val_acc if select is None else record[f"val_accuracy_{select}"]
+            if chosen > state["best_val_accuracy"]:
+                state["best_val_accuracy"] = chosen
                 self.model.save(best)
             self.model.save(last)
             state_file.write_text(json.dumps(state, indent=1))
