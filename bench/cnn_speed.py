@@ -47,9 +47,10 @@ def main():
     variants = {"as saved, float32": as_saved,
                 "folded, float32": cnn.EmotionCNN(trained, tta=True, precision="float32"),
                 "folded, bfloat16": cnn.EmotionCNN(trained, tta=True, precision="bfloat16")}
-    with tempfile.TemporaryDirectory() as tmp:
-        float_file = cnn.export_tflite(trained, Path(tmp) / "float32.tflite", quantize=False)
-        variants["LiteRT, float32"] = cnn.LiteCNN(float_file, tta=True)
+    # the float32 file lives until the end: LiteRT maps the file rather than copying it
+    tmp = tempfile.TemporaryDirectory()
+    float_file = cnn.export_tflite(trained, Path(tmp.name) / "float32.tflite", quantize=False)
+    variants["LiteRT, float32"] = cnn.LiteCNN(float_file, tta=True)
     variants["LiteRT, int8 (cnn)"] = zoo.load_model("cnn")
     faces = np.random.default_rng(0).integers(0, 256, (max(BATCHES), 48, 48), dtype=np.uint8)
     times = {(v, b): [] for v in variants for b in BATCHES}
@@ -64,6 +65,8 @@ def main():
     print(f"{'variant':22s}" + "".join(f"{'batch ' + str(b):>10s}" for b in BATCHES))
     for name in variants:
         print(f"{name:22s}" + "".join(f"{np.median(times[name, b]):10.2f}" for b in BATCHES))
+    del variants
+    tmp.cleanup()
 
 
 if __name__ == "__main__":
