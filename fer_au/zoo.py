@@ -64,7 +64,7 @@ REGISTRY: dict[str, Entry] = {
     "cnn": Entry("fer_au.cnn:load_shipped", ("cnn_fer7.tflite",), "crop48"),
     # the same network from its training file, in TensorFlow
     "cnn_keras": Entry("fer_au.cnn:load_shipped_keras", ("cnn_fer7.keras",), "crop48"),
-    # the same network trained on from `cnn` on FER+'s vote shares alone (MODEL_CARD)
+    # `cnn` trained further on FER+'s vote shares alone (MODEL_CARD)
     "cnn_ferplus": Entry("fer_au.cnn:load_shipped_ferplus", ("cnn_voters_fer7.tflite",), "crop48"),
     "classical": Entry("fer_au.classifiers:load_classical", ("classical_fer7.joblib",), "crop48"),
     "au": Entry("fer_au.au_models:load_au", ("au_xgb_fer7.ubj", "au_baseline.json"), "landmarks"),
