@@ -253,6 +253,28 @@ def test_best_epoch_chosen_on_a_named_score(tmp_path, tiny):
     scores = [r["val_accuracy_other"] for r in state["history"]]
     assert state["best_val_accuracy"] == max(scores)
     assert json.loads((tmp_path / "run" / "state.json").read_text())["best_val_accuracy"] == max(scores)
-    with pytest.raises(ValueError, match="not one of also_score"):
+    with pytest.raises(ValueError, match="not 'val' or one of also_score"):
         tcnn.train_cnn(x, y, x[:14], y[:14], tmp_path / "run2", epochs=1, batch_size=16, verbose=0,
                        select="ferplus")
+    # a tuple of names: the mean of their accuracies ("val" is y_val itself)
+    state = tcnn.train_cnn(x, y, x[:14], y[:14], tmp_path / "run3", epochs=2, batch_size=16,
+                           widths=(4, 8, 8, 16), depths=(1, 1, 2, 2), verbose=0,
+                           also_score={"other": other}, select=("val", "other"))
+    means = [(r["val_accuracy"] + r["val_accuracy_other"]) / 2 for r in state["history"]]
+    assert state["best_val_accuracy"] == pytest.approx(max(means))
+
+
+def test_second_view_batches_mix_both_views():
+    """With ``second_view`` about half the faces of a batch come from it, each with its
+    own label (the views are the same faces in the same order)."""
+    x = np.zeros((64, 48, 48), np.uint8)
+    second = np.full_like(x, 255)
+    y = np.arange(64) % 7
+    xb, yb = next(tcnn._batches(x, y, 64, 7, seed=0, second_view=second))
+    # augmentation keeps a uniform face uniform (reflected borders), erasing patches aside
+    bright = np.median(xb[..., 0], axis=(1, 2)) > 128
+    assert 16 < bright.sum() < 48
+    assert yb.sum() == 64
+    with pytest.raises(ValueError, match="second_view has shape"):
+        tcnn.train_cnn(x, y, x[:8], y[:8], "/nonexistent/never-made", epochs=1, verbose=0,
+                       second_view=second[:10])

@@ -38,9 +38,16 @@ def add_parser(tsub):
     p.add_argument("--photometric", action="store_true",
                    help="also vary gamma, contrast, blur, noise and JPEG quality (other cameras' "
                         "photometry) in the augmentation")
-    p.add_argument("--select-on", choices=("fer2013", "ferplus"), default="fer2013",
-                   help="which PublicTest accuracy picks the best epoch: FER2013's labels (default) "
-                        "or FER+'s majority labels (for a model trained on the votes)")
+    p.add_argument("--aligned", action="store_true",
+                   help="also show the network each Training face re-cut as the analyzer cuts a face "
+                        "from a photo (dlib's points, then eyes level in FER2013's average framing; "
+                        "half the draws), and score PublicTest re-cut too (val_accuracy_aligned). "
+                        "The landmarks are cached; a first run computes them (~15 min)")
+    p.add_argument("--select-on", choices=("fer2013", "ferplus", "aligned", "fer2013+aligned"),
+                   default="fer2013",
+                   help="which PublicTest accuracy picks the best epoch: FER2013's labels (default), "
+                        "FER+'s majority labels (for a model trained on the votes), FER2013's labels "
+                        "on the re-cut faces (--aligned), or the mean of the plain and re-cut ones")
     p.add_argument("--seed", type=int, default=0)
     return p
 
@@ -71,7 +78,7 @@ def run(args) -> int:
     from .. import zoo
     from ..data import load_fer2013
     from ..labels import ferplus_majority
-    from ..training.cnn import ferplus_targets, train_cnn
+    from ..training.cnn import analyzer_view, ferplus_targets, train_cnn
 
     widths = _widths(args.widths)
     if not 0.0 <= args.ferplus_weight <= 1.0:
@@ -88,12 +95,21 @@ def run(args) -> int:
             also["ferplus"] = (va.images[y8 >= 0], y8[y8 >= 0])
     if args.select_on == "ferplus" and "ferplus" not in also:
         raise SystemExit("error: --select-on ferplus needs the FER+ votes (fer2013new.csv)")
+    if "aligned" in args.select_on and not args.aligned:
+        raise SystemExit(f"error: --select-on {args.select_on} needs --aligned")
+    second_view = None
+    if args.aligned:
+        print("re-cutting the faces as the analyzer does (dlib's landmarks, cached after the first run)")
+        second_view, _ = analyzer_view(tr.images, progress=True)
+        also["aligned"] = (analyzer_view(va.images)[0], va.y())
+    select = {"fer2013": None, "ferplus": "ferplus", "aligned": "aligned",
+              "fer2013+aligned": ("val", "aligned")}[args.select_on]
     y_train = ferplus_targets(tr, args.ferplus_weight) if args.targets == "ferplus" else tr.y()
     state = train_cnn(tr.images, y_train, va.images, va.y(), args.workdir, epochs=args.epochs,
                       batch_size=args.batch_size, lr=args.lr, resume=not args.fresh,
                       seed=args.seed, max_hours=args.max_hours, init=args.init,
                       widths=widths, verbose=1, also_score=also, photometric=args.photometric,
-                      select=None if args.select_on == "fer2013" else args.select_on)
+                      select=select, second_view=second_view)
     if state["epoch"] < args.epochs:
         print(f"stopped at epoch {state['epoch']}/{args.epochs}; run the same command to resume")
         return 0
