@@ -915,6 +915,8 @@ def report(analyzer=None, images=None, yaws=(-30, -15, 15, 30), out: dict | None
         print(sel_rest.median.round(2).to_string())
         print(sel_rest.summary.round(2).to_string())
         print(f"{int(sel_rest.summary.passed.sum())}/{len(sel_rest.summary)} AUs pass")
+        print("\ndiagnostics: the same changes as unclipped z-scores:")
+        print(sel_rest.z_median.round(2).to_string())
 
     sc = scale_consistency(analyzer, images, warped_faces=kept)
     print(f"\n-- scale consistency: full resolution vs the 48x48 crop, {int(sc.per_au.n.max())} faces "
@@ -940,6 +942,7 @@ def report(analyzer=None, images=None, yaws=(-30, -15, 15, 30), out: dict | None
         "selectivity_at_rest": None if sel_rest is None else {
             "faces": list(rest), "median": sel_rest.median.round(4).to_dict(orient="index"),
             "summary": sel_rest.summary.round(4).to_dict(orient="index"),
+            "z_median": sel_rest.z_median.round(4).to_dict(orient="index"),
             "passed": int(sel_rest.summary.passed.sum()), "seconds": round(sel_rest.seconds, 1)},
         "scale": {"per_au": sc.per_au.round(4).to_dict(orient="index"),
                   "passed": int(sc.per_au.passed.sum()), "seconds": round(sc.seconds, 1)},
