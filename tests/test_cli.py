@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,9 +14,10 @@ from fer_au.data import make_csv
 REPO = Path(__file__).resolve().parent.parent
 
 
-def cli(*args, cwd=REPO):
+def cli(*args, cwd=REPO, env=None):
     return subprocess.run([sys.executable, str(REPO / "cli.py"), *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600,
+                          env=None if env is None else {**os.environ, **env})
 
 
 def test_help_lists_every_subcommand():
@@ -92,6 +94,15 @@ def test_train_cnn_from_init_ships_model_and_both_histories(tmp_path, synthetic)
     assert [h["epoch"] for h in history["init"]["history"]["history"]] == [1]
     assert "cnn_fer7.keras" in (stage2 / "MANIFEST.sha256").read_text()
     assert "cnn_fer7.tflite" in (stage2 / "MANIFEST.sha256").read_text()
+    # re-cut faces (the analyzer's framing) as a second view, scored every epoch
+    r = cli("train", "cnn", "--data", data, "--epochs", "1", "--batch-size", "8", "--widths", "4,4,8,8",
+            "--aligned", "--select-on", "fer2013+aligned", "--workdir", tmp_path / "run3",
+            "--models-dir", tmp_path / "stage3", env={"FER_AU_CACHE": str(tmp_path / "cache")})
+    assert r.returncode == 0, r.stderr
+    record = json.loads((tmp_path / "run3" / "state.json").read_text())["history"][0]
+    assert 0 <= record["val_accuracy_aligned"] <= 1
+    r = cli("train", "cnn", "--data", data, "--select-on", "aligned", "--workdir", tmp_path / "run4")
+    assert r.returncode != 0 and "needs --aligned" in r.stderr
     # the candidate is scored from its own folder before anyone ships it
     png = tmp_path / "confusion.png"
     r = cli("evaluate", "--model", "cnn", "--models-dir", stage2, "--data", data,
