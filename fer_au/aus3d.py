@@ -42,9 +42,10 @@ the other regions' AUs alone):
   AU09 too.  Since session 11 the wings are measured from the nose (tip and
   base) and the inner eye corners together: from the eye corners alone, every
   lid movement leaked into AU09 (AU07 -0.44, AU01 -0.32 on the portraits).
-* AU24 (lip presser) reads both lips' heights averaged over three points each, as
-  a share of the nose-to-chin distance: the centre points alone, in canonical px,
-  moved with dlib's refit whenever the brows or the nose moved (AU01, AU09).
+* AU24 (lip presser) reads both lips' heights averaged over three points each, in
+  units of the eye-corner spans: the centre points alone, in canonical px, moved
+  with dlib's refit whenever the brows or the nose moved (AU01, AU09); as a share
+  of the nose-to-chin distance (sessions 4-12) the jaw's drop read as pressed lips.
 * AU25 (lips part) is the inner lips' gap as a share of the nose-to-chin distance:
   dlib rescales the lower face when the lips part, which the ratio cancels.
 * AU26 (jaw drop) reads the chin and the lower lip the mandible carries, both
@@ -55,7 +56,9 @@ the other regions' AUs alone):
   the outer one (the muscle lifts the whole lip; less landmark noise).
 * AU12 and AU20 (mouth widths and the corners' height) are divided by the eye
   corners' spans of the same face: dlib's refit rescales the lower face when
-  the brows or lids move (AU04, AU43 read as AU20 otherwise).
+  the brows or lids move (AU04, AU43 read as AU20 otherwise).  AU12 reads the
+  corners' lift only: the inner mouth's widening it also read until session 13
+  is the lip stretcher's (AU20's) lateral pull, and every AU20 read as a smile.
 
 Intensities are referenced to FER2013's neutral Training faces measured the same
 way (dlib's points on the 4x-upsampled crop + the mesh's depth), as
@@ -81,14 +84,14 @@ MEASURES["AU09"] = ("nostril wings (31, 35) drawn up, from a reference half on t
                     "half on the inner eye corners (39, 42); cannot see the wrinkles (the first generation "
                     "also added the brows' lowering, which is AU04's)")
 MEASURES["AU10"] = ("upper lip, outer and inner contours (50-52, 61-63), drawn up towards the nose base (33)")
-MEASURES["AU12"] = ("lip corners (outer 48 / 54 and inner 60 / 64) raised towards the nose base (33), plus "
-                    "the inner mouth widening (60-64), in units of the eye-corner spans (36-39 + 42-45)")
+MEASURES["AU12"] = ("lip corners (outer 48 / 54 and inner 60 / 64) raised towards the nostrils and nose base "
+                    "(31-35), in units of the eye-corner spans (36-39 + 42-45); the mouth's widening is AU20's")
 MEASURES["AU17"] = ("lower lip (57) pushed up, away from the chin tip (8) and towards the nose base (33): "
                     "lip-to-chin distance over nose-to-lip distance")
 MEASURES["AU20"] = ("mouth width (48-54) while the corners are not raised, in units of the eye-corner spans "
                     "(36-39 + 42-45)")
 MEASURES["AU24"] = ("lips pressed thin: both lips' heights (outer 50-52 / 56-58 to inner 61-63 / 65-67), "
-                    "as a share of the nose-base-to-chin distance (33-8)")
+                    "in units of the eye-corner spans (36-39 + 42-45)")
 MEASURES["AU25"] = ("lips parted: inner-lip gap (61-63 to 65-67) as a share of the nose-base-to-chin "
                     "distance (33-8)")
 MEASURES["AU26"] = ("jaw drop: chin (8) and the lower lip it carries (56-58, 65-67) lowered from the nose "
@@ -122,10 +125,11 @@ def measures_v2(frontal: np.ndarray) -> np.ndarray:
     # lip-to-chin over nose-to-lip (cancels face length and dlib's rescaling of the lower face)
     m[..., i17] = _NOSE_CHIN * (y[..., 8] - y[..., 57]) / (y[..., 57] - y[..., 33])
     # AU24: the lips pressed thin: both lips' heights (outer 50-52 / 56-58 to inner 61-63 / 65-67
-    # contours, three points each), as a share of the nose-base-to-chin distance
+    # contours, three points each), in units of the eye-corner spans below (as a share of
+    # nose-to-chin until session 13, the jaw's drop read as pressed lips: AU26 -> AU24 +0.56)
     vermilion = ((y[..., [61, 62, 63]] - y[..., [50, 51, 52]]).mean(-1)
                  + (y[..., [56, 57, 58]] - y[..., [65, 66, 67]]).mean(-1))
-    m[..., i24] = -_NOSE_CHIN * vermilion / (y[..., 8] - y[..., 33])
+    m[..., i24] = -vermilion
     # AU25: the inner lips' gap as a share of the nose-base-to-chin distance (dlib rescales the
     # lower face when the lips part; the ratio cancels it and the face's length)
     gap = (y[..., [65, 66, 67]] - y[..., [63, 62, 61]]).mean(-1)
@@ -136,8 +140,12 @@ def measures_v2(frontal: np.ndarray) -> np.ndarray:
     # mouth measures in units of the eye-corner spans measured on the same face: dlib's refit
     # moves the whole lower face when the brows or lids move, and widths vary with face width
     eyes = _EYE_SPANS / ((x[..., 45] - x[..., 36]) + (x[..., 42] - x[..., 39]))
-    m[..., i12] *= eyes
+    # AU12: the corners' upward pull alone (outer 48 / 54, inner 60 / 64, towards the nostrils and
+    # nose base 31-35: five points move less with dlib's refit of the brows than 33 alone); the inner
+    # mouth's widening it also read until session 13 is AU20's lateral pull (AU20 -> AU12 +1.04)
+    m[..., i12] = (y[..., 31:36].mean(-1) - y[..., [48, 54, 60, 64]].mean(-1)) * eyes
     m[..., i20] *= eyes
+    m[..., i24] *= eyes
     return m
 
 
