@@ -34,6 +34,10 @@ from .labels import FER7
 from .media import to_bgr, to_gray
 
 DETECTORS = {"blazeface": "mediapipe-blazeface", "hog": "dlib-hog", "haar": "opencv-haar"}
+# Photos' default ``upsample`` per detector: BlazeFace searches a 3x3 grid of overlapping tiles
+# besides the whole image (bench/detection.py, 640x480 composites: recall 79.0 -> 81.9 % against
+# 2x2, faces of 24-40 px 57.5 -> 75 %, ~+20 ms a photo); the others search the image as it is.
+PHOTO_UPSAMPLE = {"blazeface": 2}
 LANDMARKERS = {"hybrid": "dlib-68+mediapipe-mesh", "mesh": "mediapipe-mesh-468", "dlib": "dlib-68"}
 # In "hybrid" mode a face whose dlib points lie this far (mean, in inter-ocular
 # distances) from the mesh's is one dlib lost (a profile, a hand over the face):
@@ -104,12 +108,13 @@ class FaceAnalyzer:
         AU-XGBoost emotion model on AU intensities) or None.  Its probabilities fill
         the ``au_<emotion>`` columns.
     aus : estimate action units (True) or not (False).
-    upsample : search for smaller faces at a higher cost (BlazeFace: overlapping
-        tiles, 1 finds faces down to ~30 px in a 640x480 frame, ~4x the detector's
-        cost; dlib: doubles the image, 1 finds faces down to ~40 px, 4x slower).
-        None (default): 1 for photos (``analyze``, and still images in
+    upsample : search for smaller faces at a higher cost (BlazeFace: ``upsample + 1``
+        overlapping tiles per side besides the whole image; 1 finds faces down to ~30 px
+        in a 640x480 frame at ~4x the detector's cost, 2 down to ~24 px at ~7x; dlib:
+        doubles the image, 1 finds faces down to ~40 px, 4x slower).
+        None (default): 2 for photos (``analyze``, and still images in
         ``analyze_paths``) with BlazeFace, 0 for video frames (``FaceStream``,
-        ``live``) and with the other detectors: a photo is worth the ~25 ms, a video
+        ``live``) and with the other detectors: a photo is worth the ~45 ms, a video
         frame's budget is not.
     min_face : smallest face side kept, pixels of the input image.
     detect_size : detect on a copy whose longer side is at most this many
@@ -202,8 +207,12 @@ class FaceAnalyzer:
                                         "--landmarks dlib)") from None
         self.landmarker = LandmarkPredictor() if landmarks in ("hybrid", "dlib") else None
         # what a photo gets (analyze, still images in analyze_paths); video frames get the
-        # detector's own (FaceStream calls detect() without it)
-        self.photo_upsample = (1 if detector == "blazeface" else 0) if upsample is None else int(upsample)
+        # detector's own (FaceStream calls detect() without it).  3x3 tiles for photos since
+        # session 14 (2x2 before), chosen on bench/detection.py's --seed 1 composites
+        if upsample is None:
+            self.photo_upsample = PHOTO_UPSAMPLE.get(detector, 0) if isinstance(detector, str) else 0
+        else:
+            self.photo_upsample = int(upsample)
 
 
     # ------------------------------------------------------------ metadata

@@ -70,10 +70,36 @@ def test_tiles_keep_only_whole_small_faces_and_parts_of_a_face_go():
     other = (np.array([400, 100, 450, 150] + [0] * 12, np.float32), 0.7)
     assert [f[1] for f in _drop_inner([face, eye, other])] == [0.9, 0.7]
     assert len(_drop_inner([face, other])) == 2
+    # a less probable box around a face (a tile's guess on the background) does not remove it
+    around = (np.array([40, 40, 360, 360] + [0] * 12, np.float32), 0.2)
+    assert [f[1] for f in _drop_inner([face, around])] == [0.9, 0.2]
+
+
+def test_one_box_per_face():
+    """Boxes of one small face shifted by half their size collapse to the most probable;
+    two faces side by side stay two."""
+    from fer_au.faces import _one_per_face
+    d = lambda x, y, s, p: {"box": (x, y, s, s), "score": p}   # noqa: E731
+    shifted = [d(398, 292, 34, 0.19), d(399, 315, 31, 0.18), d(415, 310, 29, 0.95)]
+    assert [f["score"] for f in _one_per_face(shifted)] == [0.95]
+    pair = [d(100, 100, 40, 0.9), d(145, 105, 40, 0.6)]
+    assert [f["score"] for f in _one_per_face(pair)] == [0.9, 0.6]
+
+
+def test_a_small_face_is_one_face_with_tiles(astronaut_bgr):
+    """A ~27-px face in a 640x480 frame: the whole image and the tiles boxed it three
+    ways and the mesh confirmed all three (session 14); one face comes back, with or
+    without tiles."""
+    from fer_au.faces import FaceDetector
+    frame = np.full((480, 640, 3), 110, np.uint8)
+    frame[300:360, 400:460] = cv2.resize(astronaut_bgr[40:240, 120:320], (60, 60), interpolation=cv2.INTER_AREA)
+    for up in (0, 1, 2):
+        (box, _), = FaceDetector("blazeface", upsample=up, min_size=1).detect(frame)
+        assert 400 <= box[0] + box[2] / 2 <= 460 and 300 <= box[1] + box[3] / 2 <= 360
 
 
 def test_photos_get_tiles_and_video_frames_do_not(astronaut_bgr):
-    """With BlazeFace, analyze() searches tiles (upsample None -> 1 for photos) and
+    """With BlazeFace, analyze() searches tiles (upsample None -> 2 for photos) and
     finds a ~27-px face in a 1280x960 photo; a video frame (detect() as FaceStream
     calls it) gets the whole-frame pass only, which misses it; upsample=0 turns the
     tiles off for photos."""
@@ -82,7 +108,7 @@ def test_photos_get_tiles_and_video_frames_do_not(astronaut_bgr):
     frame = np.full((960, 1280, 3), 110, np.uint8)
     frame[600:660, 900:960] = cv2.resize(face, (60, 60), interpolation=cv2.INTER_AREA)
     an = FaceAnalyzer(emotion_model=None, au_model=None, aus=False)
-    assert an.photo_upsample == 1 and an.detector.upsample == 0
+    assert an.photo_upsample == 2 and an.detector.upsample == 0
     assert len(an.analyze(frame)) == 1
     assert an.detect(frame) == []
     assert FaceAnalyzer(emotion_model=None, au_model=None, aus=False, upsample=0).analyze(frame) == []

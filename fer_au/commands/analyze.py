@@ -18,10 +18,10 @@ def add_model_options(p, *, detect_every_default: int = 1) -> None:
                         "alone; 'dlib': dlib alone with the first-generation 2-D AUs. The CSV's "
                         "x_0..y_67 are the 68 iBUG points either way")
     g.add_argument("--upsample", type=int, default=None,
-                   help="search for smaller faces at a higher cost. BlazeFace: 1 adds a 2x2 grid of "
-                        "overlapping tiles (faces down to ~30 px in 640x480, ~4x the detector's cost: "
-                        "~25 ms a photo); HOG: 1 doubles the image (faces down to ~40 px, ~4x slower). "
-                        "Default: 1 for photos with BlazeFace, 0 for video frames, live and the other "
+                   help="search for smaller faces at a higher cost. BlazeFace: N adds an (N+1)x(N+1) grid of "
+                        "overlapping tiles (1: faces down to ~30 px in 640x480, ~25 ms a photo; 2: down "
+                        "to ~24 px, ~45 ms); HOG: 1 doubles the image (faces down to ~40 px, ~4x slower). "
+                        "Default: 2 for photos with BlazeFace, 0 for video frames, live and the other "
                         "detectors")
     g.add_argument("--min-face", type=int, default=24, metavar="PX", help="smallest face side kept (default 24)")
     g.add_argument("--detect-size", type=int, default=1280, metavar="PX",
