@@ -85,9 +85,13 @@ class FaceDetector:
         if self.method == "blazeface":   # reads colour where there is colour
             img = np.asarray(gray)
             from .mesh import _rgb
-            rgb = _rgb(img)           # once, not once per proposal the mesh checks
-            found = [d for d in self._blaze.detect_full(img, up + 1 if up else 0)
-                     if d["score"] >= BLAZE_SURE or self._verifier.predict_rgb(rgb, d["box"], refine=False)[1] >= 0.5]
+            found, rgb = [], None
+            for d in self._blaze.detect_full(img, up + 1 if up else 0):
+                if d["score"] < BLAZE_SURE:
+                    rgb = _rgb(img) if rgb is None else rgb     # once, not once per proposal checked
+                    if self._verifier.predict_rgb(rgb, d["box"], refine=False)[1] < 0.5:
+                        continue
+                found.append(d)
             out = [(dlib_like_box(d["box"]), d["score"]) for d in _one_per_face(found)]
             return [(b, s) for b, s in out if min(b[2], b[3]) >= min_size]
         img = _gray(gray)
