@@ -85,13 +85,9 @@ class FaceDetector:
         if self.method == "blazeface":   # reads colour where there is colour
             img = np.asarray(gray)
             from .mesh import _rgb
-            found, rgb = [], None
-            for d in self._blaze.detect_full(img, up + 1 if up else 0):
-                if d["score"] < BLAZE_SURE:
-                    rgb = _rgb(img) if rgb is None else rgb     # once, not once per proposal checked
-                    if self._verifier.predict_rgb(rgb, d["box"], refine=False)[1] < 0.5:
-                        continue
-                found.append(d)
+            rgb = _rgb(img)     # once, for the detector and every proposal the mesh checks
+            found = [d for d in self._blaze.detect_full_rgb(rgb, up + 1 if up else 0)
+                     if d["score"] >= BLAZE_SURE or self._verifier.predict_rgb(rgb, d["box"], refine=False)[1] >= 0.5]
             out = [(dlib_like_box(d["box"]), d["score"]) for d in _one_per_face(found)]
             return [(b, s) for b, s in out if min(b[2], b[3]) >= min_size]
         img = _gray(gray)

@@ -205,7 +205,10 @@ class BlazeFace:
         """Faces as dicts: ``box`` (x, y, w, h), ``score``, ``keypoints`` (6, 2) -
         right eye, left eye, nose tip, mouth, right ear, left ear (the subject's).
         ``tiles`` overrides the detector's own for this call."""
-        rgb = _rgb(image)
+        return self.detect_full_rgb(_rgb(image), tiles)
+
+    def detect_full_rgb(self, rgb: np.ndarray, tiles: int | None = None) -> list[dict]:
+        """As ``detect_full`` for an image already in RGB (skips the conversion)."""
         h, w = rgb.shape[:2]
         rows, scores = [], []
         for k, (x0, y0, side) in enumerate(self.views(rgb.shape, tiles)):
