@@ -2,6 +2,12 @@
 
     python bench/detection.py [--detectors hog,haar,blazeface,hog:1] [--n-per-condition 40]
                               [--seed 0] [--data PATH | --no-fer] [--json PATH] [--save-examples DIR]
+    python bench/detection.py --canvas 4000x3000 --n-per-condition 8 --detectors photo,photo:2
+
+"photo[:N][@S]" detectors run analyze's photo path (FaceAnalyzer.detect on its copy of at
+most S px, default 1280, with the photo default's tiles or N's); the others run a
+FaceDetector on the image as it is.  --canvas sets the composites' size (default
+640x480) while their faces keep their sizes in pixels: small faces in large photos.
 
 Every image is built in memory from pictures that installed packages and this
 repository ship (plus FER2013 where it is present); nothing is downloaded, and
@@ -382,7 +388,7 @@ class Record:
 
 
 def _scene_background(rng) -> np.ndarray:
-    """A random 640x480 view of one of SCENES: scaled to cover, cropped, maybe mirrored."""
+    """A random W x H view of one of SCENES: scaled to cover, cropped, maybe mirrored."""
     img = real_photo(SCENES[rng.integers(len(SCENES))])
     h, w = img.shape[:2]
     s = max(W / w, H / h) * rng.uniform(1.0, 1.6)
@@ -538,15 +544,37 @@ def match(gt_boxes, det_boxes, iou_min: float = IOU_MIN, size_ratio=SIZE_RATIO):
 # ---------------------------------------------------------------------------
 # Running the detectors and the report
 # ---------------------------------------------------------------------------
+class PhotoPath:
+    """What ``analyze`` does to find the faces of a photo: ``FaceAnalyzer.detect`` with
+    its photo default (or ``upsample``), on its copy of at most ``detect_size`` px."""
+
+    def __init__(self, upsample=None, detect_size=1280):
+        from fer_au import FaceAnalyzer
+        self.analyzer = FaceAnalyzer(emotion_model=None, au_model=None, aus=False, min_face=1,
+                                     detect_size=detect_size)
+        self.upsample = upsample
+
+    def detect(self, image):
+        up = self.analyzer.photo_upsample_for(max(image.shape[:2])) if self.upsample is None else self.upsample
+        return self.analyzer.detect(image, up)
+
+
 def make_detectors(spec: str | None) -> dict:
-    """``{label: FaceDetector}`` for "method[:upsample]" items; those FaceDetector
-    refuses (an unknown method, a missing package) are skipped with a note."""
+    """``{label: detector}`` for "method[:upsample]" items (a ``FaceDetector`` on the
+    image as it is) and "photo[:upsample][@detect_size]" items (the photo path of
+    ``analyze``, ``PhotoPath``); those FaceDetector refuses (an unknown method, a
+    missing package) are skipped with a note."""
     from fer_au import faces
     known = list(dict.fromkeys(KNOWN_METHODS + tuple(getattr(faces, "DETECTOR_METHODS", ()))))
     items = [s.strip() for s in spec.split(",") if s.strip()] if spec else known
     out = {}
     for label in items:
         method, _, up = label.partition(":")
+        if label.startswith("photo"):
+            head, _, size = label.partition("@")
+            up = head.partition(":")[2]
+            out[label] = PhotoPath(int(up) if up else None, int(size) if size else 1280)
+            continue
         try:
             out[label] = faces.FaceDetector(method, upsample=int(up or 0), min_size=1)
         except (ValueError, ImportError, RuntimeError) as exc:
@@ -667,7 +695,8 @@ def save_examples(records, labels, folder: Path, per_condition: int = 2) -> int:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--detectors", default=None,
-                    help="comma-separated method[:upsample], e.g. hog,haar,blazeface,hog:1 "
+                    help="comma-separated method[:upsample], e.g. hog,haar,blazeface,hog:1, or "
+                         "photo[:upsample][@detect_size] for analyze's photo path (FaceAnalyzer.detect) "
                          f"(default: each of {', '.join(KNOWN_METHODS)}, ... that FaceDetector accepts)")
     ap.add_argument("--n-per-condition", type=int, default=40, help="composites per condition (default 40)")
     ap.add_argument("--seed", type=int, default=0)
@@ -677,9 +706,17 @@ def main():
     ap.add_argument("--timing-calls", type=int, default=20, help="calls per ms/frame median (default 20)")
     ap.add_argument("--json", default=None, help="write every figure (and per-image results) here")
     ap.add_argument("--save-examples", default=None, metavar="DIR", help="write annotated PNGs here")
+    ap.add_argument("--canvas", default="640x480", metavar="WxH",
+                    help="size of the composites (default 640x480); the faces keep their sizes in "
+                         "pixels (24-400 px), so a large canvas asks for small faces in a large photo")
     args = ap.parse_args()
     if args.n_per_condition < 1:
         ap.error("--n-per-condition must be at least 1")
+    global W, H
+    try:
+        W, H = (int(v) for v in args.canvas.lower().split("x"))
+    except ValueError:
+        ap.error(f"--canvas must be WIDTHxHEIGHT, e.g. 4000x3000, not {args.canvas!r}")
 
     command = "python bench/detection.py" + "".join(f" {a}" for a in sys.argv[1:])
     print(f"$ {command}")

@@ -26,6 +26,8 @@ emotions over time.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .errors import FerAuError
@@ -38,6 +40,13 @@ DETECTORS = {"blazeface": "mediapipe-blazeface", "hog": "dlib-hog", "haar": "ope
 # besides the whole image (bench/detection.py, 640x480 composites: recall 79.0 -> 81.9 % against
 # 2x2, faces of 24-40 px 57.5 -> 75 %, ~+20 ms a photo); the others search the image as it is.
 PHOTO_UPSAMPLE = {"blazeface": 2}
+# ... and more tiles for a photo over 1500 px, one per PHOTO_TILE_SIDE px of its longer side (up
+# to PHOTO_MAX_TILES per side): the detector's copy (``detect_size``) shrinks a larger photo, and
+# 3x3 tiles of a 4000x3000 photo found 41.4 % of its faces, 8x8 72.9 % (bench/detection.py
+# --canvas 4000x3000 --seed 1, where this was chosen; at 1920x1080 more tiles gained nothing).
+# Only when the caller leaves ``upsample`` to the analyzer.
+PHOTO_TILE_SIDE = 500
+PHOTO_MAX_TILES = 8
 LANDMARKERS = {"hybrid": "dlib-68+mediapipe-mesh", "mesh": "mediapipe-mesh-468", "dlib": "dlib-68"}
 # In "hybrid" mode a face whose dlib points lie this far (mean, in inter-ocular
 # distances) from the mesh's is one dlib lost (a profile, a hand over the face):
@@ -113,7 +122,8 @@ class FaceAnalyzer:
         in a 640x480 frame at ~4x the detector's cost, 2 down to ~24 px at ~7x; dlib:
         doubles the image, 1 finds faces down to ~40 px, 4x slower).
         None (default): 2 for photos (``analyze``, and still images in
-        ``analyze_paths``) with BlazeFace, 0 for video frames (``FaceStream``,
+        ``analyze_paths``) with BlazeFace, more for a photo over 1500 px
+        (``photo_upsample_for``: up to 7, i.e. 8x8 tiles, for 4000 px and over), 0 for video frames (``FaceStream``,
         ``live``) and with the other detectors: a photo is worth the ~45 ms, a video
         frame's budget is not.
     min_face : smallest face side kept, pixels of the input image.
@@ -209,10 +219,20 @@ class FaceAnalyzer:
         # what a photo gets (analyze, still images in analyze_paths); video frames get the
         # detector's own (FaceStream calls detect() without it).  3x3 tiles for photos since
         # session 14 (2x2 before), chosen on bench/detection.py's --seed 1 composites
+        self._photo_grows = upsample is None and detector in PHOTO_UPSAMPLE
         if upsample is None:
             self.photo_upsample = PHOTO_UPSAMPLE.get(detector, 0) if isinstance(detector, str) else 0
         else:
             self.photo_upsample = int(upsample)
+
+    def photo_upsample_for(self, side: int) -> int:
+        """The detector's ``upsample`` for a photo whose longer side is ``side`` px:
+        ``photo_upsample``, with more tiles past 1280 px when it is the analyzer's
+        default (``PHOTO_TILE_SIDE``)."""
+        if not self._photo_grows:
+            return self.photo_upsample
+        tiles = min(max(math.ceil(side / PHOTO_TILE_SIDE), self.photo_upsample + 1), PHOTO_MAX_TILES)
+        return max(tiles - 1, self.photo_upsample)
 
 
     # ------------------------------------------------------------ metadata
@@ -268,7 +288,7 @@ class FaceAnalyzer:
         Returns the faces left to right (``face_id`` 0, 1, ...); [] if none.
         """
         bgr = to_bgr(image, color or self.color)
-        faces = self.analyze_bgr(bgr, crop=crop, boxes=boxes, upsample=self.photo_upsample)
+        faces = self.analyze_bgr(bgr, crop=crop, boxes=boxes, upsample=self.photo_upsample_for(max(bgr.shape[:2])))
         if self.describer is not None:
             from .identity import describe_faces
             describe_faces(bgr, faces, self.describer)
@@ -283,7 +303,7 @@ class FaceAnalyzer:
         ``emotion_every``): False to skip, True for the model as loaded, ``"plain"``
         or ``"mirror"`` for one view of the face only, where the model averages the
         two (the shipped CNN's ``tta``; ``FaceStream`` alternates them); default all.
-        ``upsample``: the detector's, for this call (``analyze`` passes ``photo_upsample``;
+        ``upsample``: the detector's, for this call (``analyze`` passes ``photo_upsample_for(side)``;
         by default the detector's own, what video frames get)."""
         from .faces import head_pose
         from .mesh import to_68

@@ -123,7 +123,7 @@ def _image_rows(analyzer, path, crops: bool, identities: bool = False) -> ImageR
                     raise MediaError(f"{path}: {problem}")
                 faces = analyzer.analyze_bgr(bgr, crop=True)
             else:
-                faces = analyzer.analyze_bgr(bgr, upsample=analyzer.photo_upsample)
+                faces = analyzer.analyze_bgr(bgr, upsample=analyzer.photo_upsample_for(max(bgr.shape[:2])))
             rows = rows_for(path, faces, frame=index, approx_time=t, models=models, warning=img.warning)
             if identities:   # face descriptors ride on the rows to the parent's PersonRegistry
                 from .identity import describe_rows
@@ -149,7 +149,7 @@ def _analyze_huge(analyzer, img):
     keep = analyzer.min_face
     analyzer.min_face = max(1, int(keep / k))     # min_face is in full-image pixels
     try:
-        dets = analyzer.detect(small, analyzer.photo_upsample)
+        dets = analyzer.detect(small, analyzer.photo_upsample_for(max(img.size)))
     finally:
         analyzer.min_face = keep
     W, H = img.size

@@ -115,6 +115,40 @@ def test_photos_get_tiles_and_video_frames_do_not(astronaut_bgr):
     assert FaceAnalyzer(detector="hog", emotion_model=None, au_model=None, aus=False).photo_upsample == 0
 
 
+def test_large_photos_get_more_tiles():
+    """A photo over 1500 px gets more tiles when upsample is the analyzer's default
+    (PHOTO_TILE_SIDE), up to 8x8; a chosen upsample and the other detectors keep theirs."""
+    from fer_au.analyzer import PHOTO_MAX_TILES, FaceAnalyzer
+    an = FaceAnalyzer(emotion_model=None, au_model=None, aus=False)
+    assert [an.photo_upsample_for(s) for s in (480, 1280, 1500, 1920, 2560, 4000, 6000)] == \
+        [2, 2, 2, 3, 5, 7, PHOTO_MAX_TILES - 1]
+    assert FaceAnalyzer(emotion_model=None, au_model=None, aus=False, upsample=1).photo_upsample_for(4000) == 1
+    assert FaceAnalyzer(detector="hog", emotion_model=None, au_model=None, aus=False).photo_upsample_for(4000) == 0
+
+
+def test_small_faces_of_a_large_photo_are_found():
+    """The group photo of samples/group.jpg shrunk into a 4000x3000 photo (faces of ~60 px on a real
+    scene): analyze() finds its four faces where each is (3x3 tiles on the detector's
+    1280-px copy found one or two, with boxes a face and a half wide)."""
+    from skimage import data
+
+    from fer_au.analyzer import FaceAnalyzer
+    from fer_au.samples import group_photo
+    group = group_photo()                       # samples/group.jpg, built in memory
+    an = FaceAnalyzer(emotion_model=None, au_model=None, aus=False)
+    truth = [b for b, _ in an.detect(group, upsample=1)]
+    assert len(truth) == 4
+    k = 60 / np.median([b[2] for b in truth])
+    photo = cv2.resize(cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2BGR), (4000, 3000), interpolation=cv2.INTER_CUBIC)
+    small = cv2.resize(group, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+    photo[1000:1000 + small.shape[0], 1000:1000 + small.shape[1]] = small
+    found = [f.box for f in an.analyze(photo)]
+    for x, y, w, h in truth:
+        want = (1000 + x * k, 1000 + y * k, w * k, h * k)
+        assert any(_centre_close(b, want, 0.5 * want[2]) and 0.67 < b[2] / want[2] < 1.5 for b in found), (want, found)
+    assert len(found) == 4
+
+
 def test_mesh_points_and_their_68(astronaut_bgr):
     from fer_au.faces import LandmarkPredictor
     from fer_au.mesh import FaceMesh, to_68
