@@ -126,6 +126,25 @@ def test_large_photos_get_more_tiles():
     assert FaceAnalyzer(detector="hog", emotion_model=None, au_model=None, aus=False).photo_upsample_for(4000) == 0
 
 
+def test_fine_tile_grids_still_hold_mid_size_faces_whole():
+    """A tile keeps only the faces wholly inside it.  However fine the grid, every face up
+    to 6 % of the image's side (what the whole-image pass resolves poorly) lies wholly inside
+    some tile wherever it is: an 8x8 grid alone holds faces up to ~2.6 % only, so finer grids
+    come with a 3x3 one (mesh.MID_TILES)."""
+    from fer_au.mesh import TILE_EDGE, BlazeFace
+    det = BlazeFace("full")
+    for shape, tiles in (((3000, 4000), 8), ((1080, 1920), 4), ((480, 640), 3)):
+        h, w = shape
+        views = det.views(shape, tiles)[1:]
+        for size in np.linspace(0.01, 0.06, 6) * max(h, w):
+            for x in np.linspace(0, w - size, 41):
+                for y in np.linspace(0, h - size, 7):
+                    assert any((x >= x0 + TILE_EDGE * t or x0 <= 0) and (y >= y0 + TILE_EDGE * t or y0 <= 0)
+                               and (x + size <= x0 + t - TILE_EDGE * t or x0 + t >= w)
+                               and (y + size <= y0 + t - TILE_EDGE * t or y0 + t >= h)
+                               for x0, y0, t in views), (shape, tiles, size, x, y)
+
+
 def test_small_faces_of_a_large_photo_are_found():
     """The group photo of samples/group.jpg shrunk into a 4000x3000 photo (faces of ~60 px on a real
     scene): analyze() finds its four faces where each is (3x3 tiles on the detector's
