@@ -42,8 +42,9 @@ DETECTORS = {"blazeface": "mediapipe-blazeface", "hog": "dlib-hog", "haar": "ope
 PHOTO_UPSAMPLE = {"blazeface": 2}
 # ... and more tiles for a photo over 1500 px, one per PHOTO_TILE_SIDE px of its longer side (up
 # to PHOTO_MAX_TILES per side): the detector's copy (``detect_size``) shrinks a larger photo, and
-# 3x3 tiles of a 4000x3000 photo found 41.4 % of its faces, 8x8 72.9 % (bench/detection.py
-# --canvas 4000x3000 --seed 1, where this was chosen; at 1920x1080 more tiles gained nothing).
+# 3x3 tiles of a 4000x3000 photo found 41.4 % of its faces, 8x8 (with a 3x3 grid, mesh.MID_TILES)
+# 75.0 % (bench/detection.py --canvas 4000x3000 --seed 1, where this was chosen; README: seed 0);
+# at 1920x1080 the grid hardly mattered.
 # Only when the caller leaves ``upsample`` to the analyzer.
 PHOTO_TILE_SIDE = 500
 PHOTO_MAX_TILES = 8
@@ -227,12 +228,11 @@ class FaceAnalyzer:
 
     def photo_upsample_for(self, side: int) -> int:
         """The detector's ``upsample`` for a photo whose longer side is ``side`` px:
-        ``photo_upsample``, with more tiles past 1280 px when it is the analyzer's
+        ``photo_upsample``, with more tiles past 1500 px when it is the analyzer's
         default (``PHOTO_TILE_SIDE``)."""
         if not self._photo_grows:
             return self.photo_upsample
-        tiles = min(max(math.ceil(side / PHOTO_TILE_SIDE), self.photo_upsample + 1), PHOTO_MAX_TILES)
-        return max(tiles - 1, self.photo_upsample)
+        return min(max(math.ceil(side / PHOTO_TILE_SIDE), self.photo_upsample + 1), PHOTO_MAX_TILES) - 1
 
 
     # ------------------------------------------------------------ metadata

@@ -244,13 +244,18 @@ class BlazeFace:
 # with tiles lay on a real face), and its box of a face the whole image finds well
 # would move that face's box.
 TILE_MAX_FACE = 0.15     # of the image's longer side
-# A tile keeps only the faces wholly inside it, and tiles step by 80 % of their side, so
-# a tile grid holds every face up to 1/4 of its tiles' side (0.25 / grid of the image's
-# side) wherever it lies; the whole image resolves faces from ~1/12 of its side.  A 3x3
-# grid closes that gap (0.083); a finer one alone does not: an 8x8 grid of a 4000x3000
-# photo missed its faces of 100-400 px where they straddled the tiles' edges, so finer
-# grids are searched together with a 3x3 one.
+# A tile keeps only the faces wholly inside it (TILE_EDGE), and tiles step by 80 % of their
+# side, so a grid holds a face wherever it lies only up to ~0.16 of its tiles' side (0.2 /
+# grid of the image's side), while the whole image resolves faces from ~1/12 of its side.
+# A 3x3 grid nearly closes that gap (0.067); a finer one alone does not (8x8: 0.025), and
+# an 8x8 grid of a 4000x3000 photo lost faces of 100-400 px where they straddled its tiles'
+# edges, so finer grids are searched together with a 3x3 one.
 MID_TILES = 3
+# ... and a tile of a finer grid keeps faces up to the share of its side that TILE_MAX_FACE
+# is of a 3x3 grid's tile (0.15 / (1.25 / 3)): an 8x8 grid's tile, a face's size in a 4000x3000
+# photo, took the eyes and nose of a 900-px face for a face of their own, and the weighted
+# NMS averaged that box into the face's (84 px off).  2x2 and 3x3 grids are unchanged.
+TILE_MAX_SHARE = TILE_MAX_FACE * MID_TILES / 1.25
 TILE_EDGE = 0.02         # of the tile's side: a box this close to an inner tile edge is cut
 
 
@@ -278,7 +283,7 @@ def _whole_small_faces(rows: np.ndarray, x0: int, y0: int, side: int, w: int, h:
     """Which detections of a tile (rows as BlazeFace._pass returns) are small faces
     lying wholly inside it (edges that are the image's own edges do not count)."""
     x_lo, y_lo, x_hi, y_hi = rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3]
-    small = np.maximum(x_hi - x_lo, y_hi - y_lo) <= TILE_MAX_FACE * max(w, h)
+    small = np.maximum(x_hi - x_lo, y_hi - y_lo) <= min(TILE_MAX_FACE * max(w, h), TILE_MAX_SHARE * side)
     m = TILE_EDGE * side
     inside = ((x_lo >= x0 + m) | (x0 <= 0)) & ((y_lo >= y0 + m) | (y0 <= 0)) \
         & ((x_hi <= x0 + side - m) | (x0 + side >= w)) & ((y_hi <= y0 + side - m) | (y0 + side >= h))
