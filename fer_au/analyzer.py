@@ -48,6 +48,10 @@ PHOTO_UPSAMPLE = {"blazeface": 2}
 # Only when the caller leaves ``upsample`` to the analyzer.
 PHOTO_TILE_SIDE = 500
 PHOTO_MAX_TILES = 8
+# Video frames over this size get the photo's tiles on a periodic sweep (FaceStream's
+# ``sweep_every``, which ``analyze`` turns on): the whole-frame pass alone found 28.4 % of the
+# faces of 1920x1080 composites, none under 60 px (bench/detection.py --canvas 1920x1080).
+VIDEO_SWEEP_SIDE = 1500
 LANDMARKERS = {"hybrid": "dlib-68+mediapipe-mesh", "mesh": "mediapipe-mesh-468", "dlib": "dlib-68"}
 # In "hybrid" mode a face whose dlib points lie this far (mean, in inter-ocular
 # distances) from the mesh's is one dlib lost (a profile, a hand over the face):
@@ -233,6 +237,15 @@ class FaceAnalyzer:
         if not self._photo_grows:
             return self.photo_upsample
         return min(max(math.ceil(side / PHOTO_TILE_SIDE), self.photo_upsample + 1), PHOTO_MAX_TILES) - 1
+
+    def video_sweep_upsample(self, side: int) -> int | None:
+        """The ``upsample`` of a sweep for small faces in a video frame whose longer side
+        is ``side`` px (``FaceStream``'s ``sweep_every``): the photo's tiles for frames over
+        ``VIDEO_SWEEP_SIDE`` when ``upsample`` is the analyzer's default; None (no sweep)
+        otherwise - an ``upsample`` the caller chose is used on every detection already."""
+        if not self._photo_grows or side <= VIDEO_SWEEP_SIDE:
+            return None
+        return self.photo_upsample_for(side)
 
 
     # ------------------------------------------------------------ metadata

@@ -443,7 +443,7 @@ def _run_video(get_analyzer, path, key, prog, every, detect_every, au_baseline, 
                progress, check_ctrl_c, err, identities=None):
     from tqdm import tqdm
 
-    from .stream import FaceStream
+    from .stream import SWEEP_EVERY, FaceStream
     from .media import VideoTruncated
 
     start, check = 0, None
@@ -456,7 +456,7 @@ def _run_video(get_analyzer, path, key, prog, every, detect_every, au_baseline, 
         fail(path, key, str(exc))
         return
     analyzer = get_analyzer()
-    stream = FaceStream(analyzer, detect_every=detect_every, au_baseline=au_baseline)
+    stream = FaceStream(analyzer, detect_every=detect_every, au_baseline=au_baseline, sweep_every=SWEEP_EVERY)
     models = analyzer.model_names(crops)
     ids = None
     if identities and not crops:

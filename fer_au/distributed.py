@@ -180,10 +180,10 @@ def _video_segment(full: str, name: str, kwargs: dict, every: int, detect_every:
     (message, frame or None, truncated?), ``warning`` (how times were made)."""
     from .media import MediaError, VideoTruncated, iter_video
     from .output import rows_for
-    from .stream import FaceStream
+    from .stream import SWEEP_EVERY, FaceStream
 
     a = _analyzer(kwargs)
-    stream = FaceStream(a, detect_every=detect_every, au_baseline=au_baseline)
+    stream = FaceStream(a, detect_every=detect_every, au_baseline=au_baseline, sweep_every=SWEEP_EVERY)
     models = a.model_names(crops)
     ids = None
     if identities and not crops:

@@ -8,6 +8,16 @@ import numpy as np
 from .analyzer import FaceAnalyzer, _set_aus
 from .face import Face
 from .media import to_bgr, to_gray
+from .tracking import iou
+
+
+# ``analyze``'s sweep for small faces in HD video (FaceStream's ``sweep_every``): every 5th
+# frame (0.2 s at 25 fps).  Chosen on bench/video_detection.py --seed 1 (1920x1080 clips):
+# faces found in 30.8 % of frames with the whole-frame pass alone, 66.0 % sweeping every 5th
+# frame, 64.4 % every 10th, with false positives 0.05 / 0.12 / 0.16 a frame (a false face a
+# sweep finds is followed until the next sweep drops it), 30 / 53 / 38 ms a frame.  ``live``
+# does not sweep (its frame budget).
+SWEEP_EVERY = 5
 
 
 def _landmark_bbox(lm: np.ndarray) -> np.ndarray:
@@ -35,6 +45,11 @@ class FaceStream:
         mirrored by turns; its emotions are the mean of its latest plain and latest
         mirrored answer (the first turn's average stands in for a view until that view
         has answered alone): the mirror average at half the cost.
+    sweep_every : in frames larger than ``analyzer.VIDEO_SWEEP_SIDE`` (1500 px), search the
+        frame with the photo's tiles every k-th frame as well (``FaceAnalyzer.
+        video_sweep_upsample``), and follow the faces such a sweep finds until the next
+        sweep even where the whole-frame pass misses them (small faces of HD video).
+        0 = never (the default; ``analyze`` uses ``SWEEP_EVERY``, 5; ``live`` keeps its frame budget).
     au_baseline : "population" (AUs referenced to the neutral faces of FER2013, as for
         photos) or "running": each tracked face's AUs referenced to its own running
         median over the last ``window`` frames (``aus.RunningBaseline``; the population
@@ -46,7 +61,7 @@ class FaceStream:
 
     def __init__(self, analyzer: FaceAnalyzer, detect_every: int = 1, smooth: float = 0.0,
                  max_missed: int = 10, au_baseline: str = "population", window: int = 300,
-                 emotion_every: int = 1):
+                 emotion_every: int = 1, sweep_every: int = 0):
         from .tracking import EmotionSmoother, Tracker
 
         if detect_every < 1:
@@ -54,6 +69,10 @@ class FaceStream:
         if emotion_every < 1:
             raise ValueError("emotion_every must be >= 1")
         self.emotion_every = int(emotion_every)
+        if sweep_every < 0:
+            raise ValueError("sweep_every must be >= 0")
+        self.sweep_every = int(sweep_every)
+        self._swept: set[int] = set()        # track ids the last sweep found
         self._emotions: dict[int, tuple[int, dict]] = {}   # track id -> (frame, its emotions)
         # alternate the views only where the model averages a face with its mirror image
         self._alternate = self.emotion_every > 1 and bool(getattr(analyzer.emotion_model, "tta", False))
@@ -75,37 +94,47 @@ class FaceStream:
         gray = to_gray(bgr)
         h, w = gray.shape[:2]
         n = self._n
-        detect_now = (n % self.detect_every == 0) or not self._follow
+        sweep_up = self.analyzer.video_sweep_upsample(max(h, w)) if self.sweep_every else None
+        sweep_now = sweep_up is not None and n % self.sweep_every == 0
+        detect_now = sweep_now or (n % self.detect_every == 0) or not self._follow
         self._n += 1
         if detect_now:
-            dets = self.analyzer.detect(bgr)
+            dets = self.analyzer.detect(bgr, sweep_up) if sweep_now else self.analyzer.detect(bgr)
+            # a face the last sweep found and this pass misses is followed until the next sweep
+            held = [] if sweep_now else [t for t in self._follow if t in self._swept
+                                          and not any(iou(self._predicted(t)[0], b) >= 0.3 for b, _ in dets)]
+            boxes = list(dets) + [self._predicted(t)[:2] for t in held]
             # ids first (from the boxes each Face will carry), so emotion turns are known
-            ids = self.tracker.update([tuple(int(v) for v in box) for box, _ in dets])
-            faces = self.analyzer.analyze_bgr(bgr, gray=gray, boxes=dets,
-                                              emotions_for=self._emotion_turns(ids, n)) if dets else []
-            follow = {}
-            for f, tid, (box, score) in zip(faces, ids, dets):
-                lb = _landmark_bbox(f.landmarks)
-                rel = np.array([(box[0] - lb[0]) / max(lb[2], 1), (box[1] - lb[1]) / max(lb[3], 1),
-                                box[2] / max(lb[2], 1), box[3] / max(lb[3], 1)])
-                follow[tid] = (f.landmarks, rel, score, f.mesh)
+            ids = self.tracker.update([tuple(int(v) for v in box) for box, _ in boxes])
+            prev = [None] * len(dets) + [self._follow[t][3] for t in held]
+            faces = self.analyzer.analyze_bgr(bgr, gray=gray, boxes=boxes, follow=prev if held else None,
+                                              emotions_for=self._emotion_turns(ids, n)) if boxes else []
+            follow, kept, kept_ids = {}, [], []
+            for i, (f, tid, (box, score)) in enumerate(zip(faces, ids, boxes)):
+                if i >= len(dets):          # a held face: its previous relation to its box stays
+                    if not self._still_on(f, self._predicted(held[i - len(dets)])[2], w, h):
+                        continue
+                    follow[tid] = (f.landmarks, self._follow[held[i - len(dets)]][1], score, f.mesh)
+                else:
+                    lb = _landmark_bbox(f.landmarks)
+                    rel = np.array([(box[0] - lb[0]) / max(lb[2], 1), (box[1] - lb[1]) / max(lb[3], 1),
+                                    box[2] / max(lb[2], 1), box[3] / max(lb[3], 1)])
+                    follow[tid] = (f.landmarks, rel, score, f.mesh)
+                kept.append(f)
+                kept_ids.append(tid)
+            faces, ids = kept, kept_ids
+            if sweep_now:
+                self._swept = set(ids)
         else:
-            tids, dets, prev_boxes = [], [], []
-            for tid, (lm, rel, score, _) in self._follow.items():
-                lb = _landmark_bbox(lm)
-                box = (lb[0] + rel[0] * lb[2], lb[1] + rel[1] * lb[3], rel[2] * lb[2], rel[3] * lb[3])
-                tids.append(tid)
-                dets.append((tuple(int(round(v)) for v in box), score))
-                prev_boxes.append(lb)
+            tids = list(self._follow)
+            predicted = [self._predicted(t) for t in tids]
+            dets = [(box, score) for box, score, _ in predicted]
             prev = [self._follow[t][3] for t in tids]
             faces = self.analyzer.analyze_bgr(bgr, gray=gray, boxes=dets, follow=prev,
                                               emotions_for=self._emotion_turns(tids, n))
             follow, kept = {}, []
-            for f, tid, (box, score), plb in zip(faces, tids, dets, prev_boxes):
-                lb = _landmark_bbox(f.landmarks)
-                size_ratio = np.sqrt(max(lb[2] * lb[3], 1.0) / max(plb[2] * plb[3], 1.0))
-                cx, cy = lb[0] + lb[2] / 2, lb[1] + lb[3] / 2
-                if not (0.75 <= size_ratio <= 1.33 and 0 <= cx < w and 0 <= cy < h):
+            for f, tid, (box, score), (_, _, plb) in zip(faces, tids, dets, predicted):
+                if not self._still_on(f, plb, w, h):
                     continue  # lost: wait for the next detection
                 follow[tid] = (f.landmarks, self._follow[tid][1], score, f.mesh)
                 kept.append(f)
@@ -113,6 +142,7 @@ class FaceStream:
             ids = list(follow)
             self.tracker.update_known({tid: f.box for tid, f in zip(ids, faces)})
         self._follow = follow
+        self._swept &= set(follow)
         for f, tid in zip(faces, ids):
             f.face_id = int(tid)
             if f.emotions is None and tid in self._emotions:      # not its turn: hold
@@ -133,6 +163,22 @@ class FaceStream:
             del self._emotions[tid]
             self._views.pop(tid, None)
         return faces
+
+    def _predicted(self, tid: int):
+        """(box, score, landmarks' bounding box) where a followed face is looked for in
+        the next frame: its box as it stood to its landmarks when it was detected."""
+        lm, rel, score, _ = self._follow[tid]
+        lb = _landmark_bbox(lm)
+        box = (lb[0] + rel[0] * lb[2], lb[1] + rel[1] * lb[3], rel[2] * lb[2], rel[3] * lb[3])
+        return tuple(int(round(v)) for v in box), score, lb
+
+    @staticmethod
+    def _still_on(face: Face, previous_lb, w: int, h: int) -> bool:
+        """A followed face is kept while its landmarks neither jump in size nor leave the frame."""
+        lb = _landmark_bbox(face.landmarks)
+        size_ratio = np.sqrt(max(lb[2] * lb[3], 1.0) / max(previous_lb[2] * previous_lb[3], 1.0))
+        cx, cy = lb[0] + lb[2] / 2, lb[1] + lb[3] / 2
+        return 0.75 <= size_ratio <= 1.33 and 0 <= cx < w and 0 <= cy < h
 
     def _emotion_turns(self, ids, n: int) -> list:
         """What the emotion model does for each of these faces in frame ``n``

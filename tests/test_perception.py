@@ -168,6 +168,33 @@ def test_small_faces_of_a_large_photo_are_found():
     assert len(found) == 4
 
 
+def test_hd_video_sweeps_find_small_faces_and_follow_them():
+    """In 1920x1080 frames (over VIDEO_SWEEP_SIDE) a FaceStream with sweep_every=k searches
+    with the photo's tiles every k-th frame and follows what it finds: the group photo's
+    four ~60-px faces, which the whole-frame pass misses, are found on frame 0 and kept with
+    the same ids through the frames in between; without sweeps they are not found."""
+    from skimage import data
+
+    from fer_au.analyzer import FaceAnalyzer
+    from fer_au.samples import group_photo
+    from fer_au.stream import FaceStream
+    an = FaceAnalyzer(emotion_model=None, au_model=None, aus=False)
+    assert an.video_sweep_upsample(1280) is None and an.video_sweep_upsample(1920) == 3
+    assert FaceAnalyzer(emotion_model=None, au_model=None, aus=False, upsample=2).video_sweep_upsample(1920) is None
+    group = group_photo()
+    k = 60 / np.median([b[2] for b, _ in an.detect(group, upsample=1)])
+    frame = cv2.resize(cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2BGR), (1920, 1080), interpolation=cv2.INTER_CUBIC)
+    small = cv2.resize(group, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+    frame[400:400 + small.shape[0], 600:600 + small.shape[1]] = small
+    frames = [np.roll(frame, 2 * i, axis=1) for i in range(6)]      # a slow pan
+    swept = FaceStream(an, sweep_every=10)
+    found = [swept.process(f) for f in frames]
+    assert [len(faces) for faces in found] == [4] * 6
+    assert all(sorted(f.face_id for f in faces) == sorted(f.face_id for f in found[0]) for faces in found)
+    plain = FaceStream(an)
+    assert max(len(plain.process(f)) for f in frames) < 4
+
+
 def test_mesh_points_and_their_68(astronaut_bgr):
     from fer_au.faces import LandmarkPredictor
     from fer_au.mesh import FaceMesh, to_68
