@@ -72,7 +72,7 @@ class FaceStream:
         if sweep_every < 0:
             raise ValueError("sweep_every must be >= 0")
         self.sweep_every = int(sweep_every)
-        self._swept: set[int] = set()        # track ids the last sweep found
+        self._swept: dict[int, tuple] = {}   # track id -> its box's (w, h) at the last sweep
         self._emotions: dict[int, tuple[int, dict]] = {}   # track id -> (frame, its emotions)
         # alternate the views only where the model averages a face with its mirror image
         self._alternate = self.emotion_every > 1 and bool(getattr(analyzer.emotion_model, "tta", False))
@@ -103,7 +103,7 @@ class FaceStream:
             # a face the last sweep found and this pass misses is followed until the next sweep
             held = [] if sweep_now else [t for t in self._follow if t in self._swept
                                           and not any(iou(self._predicted(t)[0], b) >= 0.3 for b, _ in dets)]
-            boxes = list(dets) + [self._predicted(t)[:2] for t in held]
+            boxes = list(dets) + [self._held_box(t) for t in held]
             # ids first (from the boxes each Face will carry), so emotion turns are known
             ids = self.tracker.update([tuple(int(v) for v in box) for box, _ in boxes])
             prev = [None] * len(dets) + [self._follow[t][3] for t in held]
@@ -124,7 +124,7 @@ class FaceStream:
                 kept_ids.append(tid)
             faces, ids = kept, kept_ids
             if sweep_now:
-                self._swept = set(ids)
+                self._swept = {tid: (box[2], box[3]) for tid, (box, _) in zip(ids, boxes)}
         else:
             tids = list(self._follow)
             predicted = [self._predicted(t) for t in tids]
@@ -142,7 +142,7 @@ class FaceStream:
             ids = list(follow)
             self.tracker.update_known({tid: f.box for tid, f in zip(ids, faces)})
         self._follow = follow
-        self._swept &= set(follow)
+        self._swept = {t: wh for t, wh in self._swept.items() if t in follow}
         for f, tid in zip(faces, ids):
             f.face_id = int(tid)
             if f.emotions is None and tid in self._emotions:      # not its turn: hold
@@ -171,6 +171,15 @@ class FaceStream:
         lb = _landmark_bbox(lm)
         box = (lb[0] + rel[0] * lb[2], lb[1] + rel[1] * lb[3], rel[2] * lb[2], rel[3] * lb[3])
         return tuple(int(round(v)) for v in box), score, lb
+
+    def _held_box(self, tid: int):
+        """(box, score) where a face the last sweep found is looked for: centred where its
+        landmarks lead, the size the sweep gave it (a followed box of a small face shrank
+        by a few % a frame with dlib's fit, until the next sweep's box no longer matched it)."""
+        (x, y, bw, bh), score, _ = self._predicted(tid)
+        sw, sh = self._swept[tid]
+        cx, cy = x + bw / 2, y + bh / 2
+        return (int(round(cx - sw / 2)), int(round(cy - sh / 2)), int(sw), int(sh)), score
 
     @staticmethod
     def _still_on(face: Face, previous_lb, w: int, h: int) -> bool:
