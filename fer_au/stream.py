@@ -15,9 +15,21 @@ from .tracking import iou
 # frame (0.2 s at 25 fps).  Chosen on bench/video_detection.py --seed 1 (1920x1080 clips):
 # faces found in 30.8 % of frames with the whole-frame pass alone, 66.0 % sweeping every 5th
 # frame, 64.4 % every 10th, with false positives 0.05 / 0.12 / 0.16 a frame (a false face a
-# sweep finds is followed until the next sweep drops it), 30 / 53 / 38 ms a frame.  ``live``
-# does not sweep (its frame budget).
+# sweep finds is followed until the next sweep drops it), 30 / 53 / 38 ms a frame (with the
+# held faces' fixed box and ``_same_face`` since: 66.7 %, 0.11).  ``live`` does not sweep
+# (its frame budget).
 SWEEP_EVERY = 5
+
+
+def _same_face(a, b) -> bool:
+    """Two boxes of one face: overlapping (IoU >= 0.3), or drawn at a similar size (within 2x)
+    with centres closer than 0.75 of the larger side, as ``faces._one_per_face`` judges
+    (the whole frame and a sweep's tiles box a small face differently)."""
+    if iou(a, b) >= 0.3:
+        return True
+    ratio = np.sqrt(max(a[2] * a[3], 1.0) / max(b[2] * b[3], 1.0))
+    return bool(0.5 <= ratio <= 2.0 and np.hypot(a[0] + a[2] / 2 - b[0] - b[2] / 2, a[1] + a[3] / 2 - b[1] - b[3] / 2)
+                < 0.75 * max(a[2], a[3], b[2], b[3]))
 
 
 def _landmark_bbox(lm: np.ndarray) -> np.ndarray:
@@ -102,7 +114,7 @@ class FaceStream:
             dets = self.analyzer.detect(bgr, sweep_up) if sweep_now else self.analyzer.detect(bgr)
             # a face the last sweep found and this pass misses is followed until the next sweep
             held = [] if sweep_now else [t for t in self._follow if t in self._swept
-                                          and not any(iou(self._predicted(t)[0], b) >= 0.3 for b, _ in dets)]
+                                          and not any(_same_face(self._held_box(t)[0], b) for b, _ in dets)]
             boxes = list(dets) + [self._held_box(t) for t in held]
             # ids first (from the boxes each Face will carry), so emotion turns are known
             ids = self.tracker.update([tuple(int(v) for v in box) for box, _ in boxes])
