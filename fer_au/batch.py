@@ -443,20 +443,25 @@ def _run_video(get_analyzer, path, key, prog, every, detect_every, au_baseline, 
                progress, check_ctrl_c, err, identities=None):
     from tqdm import tqdm
 
-    from .stream import SWEEP_EVERY, FaceStream
+    import cv2
+
     from .media import VideoTruncated
+    from .stream import SWEEP_EVERY, FaceStream, warm_start
 
     start, check = 0, None
     if prog is not None and prog.last_frame >= 0:
         start, check = prog.last_frame + every, (prog.last_frame, prog.last_time)
     try:
         cap = open_video(path)
+        size = (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
         cap.release()
     except MediaError as exc:
         fail(path, key, str(exc))
         return
     analyzer = get_analyzer()
     stream = FaceStream(analyzer, detect_every=detect_every, au_baseline=au_baseline, sweep_every=SWEEP_EVERY)
+    # a resumed HD video starts at its last sweep before ``start``, unrecorded up to it
+    first = start if crops else warm_start(analyzer, size, start, every)
     models = analyzer.model_names(crops)
     ids = None
     if identities and not crops:
@@ -466,8 +471,10 @@ def _run_video(get_analyzer, path, key, prog, every, detect_every, au_baseline, 
                 disable=None if progress else True, dynamic_ncols=True, file=sys.stderr, position=1)
     frames, infos, warned = 0, [], False
     try:
-        for index, t, frame in iter_video(path, every=every, start=start, info_out=infos, check=check):
-            faces = analyzer.analyze_bgr(frame, crop=True) if crops else stream.process(frame)
+        for index, t, frame in iter_video(path, every=every, start=first, info_out=infos, check=check):
+            faces = analyzer.analyze_bgr(frame, crop=True) if crops else stream.process(frame, index=index // every)
+            if index < start:
+                continue
             warning = infos[0].timestamps if infos[0].timestamps != "pts" else ""
             if warning and not warned:
                 warned = True

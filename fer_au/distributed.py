@@ -178,12 +178,23 @@ def _video_segment(full: str, name: str, kwargs: dict, every: int, detect_every:
     end) of one video with a fresh stream.  Returns a dict: ``frames`` = [(index, time,
     rows)], ``ran_out`` (the video ended before ``stop``), ``end`` = None or
     (message, frame or None, truncated?), ``warning`` (how times were made)."""
-    from .media import MediaError, VideoTruncated, iter_video
+    import cv2
+
+    from .media import MediaError, VideoTruncated, iter_video, open_video
     from .output import rows_for
-    from .stream import SWEEP_EVERY, FaceStream
+    from .stream import SWEEP_EVERY, FaceStream, warm_start
 
     a = _analyzer(kwargs)
     stream = FaceStream(a, detect_every=detect_every, au_baseline=au_baseline, sweep_every=SWEEP_EVERY)
+    start = first
+    if first > 0 and not crops:     # an HD segment starts at its last sweep, unrecorded up to ``first``
+        try:
+            cap = open_video(full)
+            size = (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+            cap.release()
+            start = warm_start(a, size, first, every)
+        except MediaError:
+            pass                    # iter_video below reports it
     models = a.model_names(crops)
     ids = None
     if identities and not crops:
@@ -192,11 +203,13 @@ def _video_segment(full: str, name: str, kwargs: dict, every: int, detect_every:
     out = {"frames": [], "ran_out": True, "end": None, "warning": ""}
     infos = []
     try:
-        for index, t, frame in iter_video(full, every=every, start=first, info_out=infos, check=check):
+        for index, t, frame in iter_video(full, every=every, start=start, info_out=infos, check=check):
             if stop is not None and index >= stop:
                 out["ran_out"] = False
                 break
-            faces = a.analyze_bgr(frame, crop=True) if crops else stream.process(frame)
+            faces = a.analyze_bgr(frame, crop=True) if crops else stream.process(frame, index=index // every)
+            if index < first:
+                continue
             warning = infos[0].timestamps if infos[0].timestamps != "pts" else ""
             out["warning"] = out["warning"] or warning
             rows = rows_for(name, faces, frame=index, approx_time=t, models=models, warning=warning)

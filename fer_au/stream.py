@@ -21,6 +21,17 @@ from .tracking import iou
 SWEEP_EVERY = 5
 
 
+def warm_start(analyzer: FaceAnalyzer, frame_size, start: int, every: int = 1) -> int:
+    """Where to begin decoding a video whose rows begin at frame ``start`` (``--resume``, a
+    Dask segment) so that they are the rows of an uninterrupted run: a sweeping stream
+    (``SWEEP_EVERY``, frames over ``VIDEO_SWEEP_SIDE``) holds the faces its last sweep found,
+    so it starts at that sweep's frame and analyses the frames up to ``start`` unrecorded.
+    ``frame_size`` (w, h); frames are numbered as analysed, every ``every``-th."""
+    if start <= 0 or analyzer.video_sweep_upsample(max(frame_size)) is None:
+        return start
+    return start - ((start // every) % SWEEP_EVERY) * every
+
+
 def _same_face(a, b) -> bool:
     """Two boxes of one face: overlapping (IoU >= 0.3), or drawn at a similar size (within 2x)
     with centres closer than 0.75 of the larger side, as ``faces._one_per_face`` judges
@@ -101,13 +112,16 @@ class FaceStream:
         self._follow: dict[int, tuple] = {}   # track id -> (landmarks, box-from-landmarks relation, score, mesh)
         self._n = 0
 
-    def process(self, frame, color: str = "bgr") -> list[Face]:
+    def process(self, frame, color: str = "bgr", index: int | None = None) -> list[Face]:
+        """The faces of the next frame.  ``index``: its number among the video's analysed
+        frames, which sets when the sweeps come (default: this stream's own count), so a
+        stream started mid-video (``warm_start``) sweeps on the frames a whole run does."""
         bgr = to_bgr(frame, color)
         gray = to_gray(bgr)
         h, w = gray.shape[:2]
         n = self._n
         sweep_up = self.analyzer.video_sweep_upsample(max(h, w)) if self.sweep_every else None
-        sweep_now = sweep_up is not None and n % self.sweep_every == 0
+        sweep_now = sweep_up is not None and (n if index is None else int(index)) % self.sweep_every == 0
         detect_now = sweep_now or (n % self.detect_every == 0) or not self._follow
         self._n += 1
         if detect_now:

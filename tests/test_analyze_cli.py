@@ -124,6 +124,36 @@ def test_video_every_n_and_resume_mid_video(tmp_path, capsys):
     assert "1 already in the CSV" in capsys.readouterr().out and len(read(out)) == len(again)
 
 
+def test_hd_video_resumed_between_sweeps_gives_the_uninterrupted_rows(tmp_path, capsys):
+    """A 1920x1080 video whose four ~60-px faces only the sweeps find (every
+    stream.SWEEP_EVERY-th frame), cut after frame 6 and resumed: the resumed run starts
+    at the sweep of frame 5, unrecorded, so frames 7-11 hold the same faces as before."""
+    import cv2
+    from skimage import data
+
+    from fer_au.samples import group_photo
+    group = group_photo()
+    small = cv2.resize(group, None, fx=60 / 145, fy=60 / 145, interpolation=cv2.INTER_AREA)
+    frame = cv2.resize(cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2BGR), (1920, 1080), interpolation=cv2.INTER_CUBIC)
+    frame[400:400 + small.shape[0], 600:600 + small.shape[1]] = small
+    video = tmp_path / "hd.mp4"
+    vw = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 25, (1920, 1080))
+    for i in range(12):
+        vw.write(np.roll(frame, 2 * i, axis=1))
+    vw.release()
+    out = tmp_path / "hd.csv"
+    assert main(["analyze", str(video), "-o", str(out), "--no-progress"]) == 0
+    df = read(out)
+    assert df.groupby("frame").size().ge(4).all()               # the sweeps' faces, held in between
+    lines = out.read_text().splitlines(keepends=True)
+    out.write_text("".join([lines[0]] + [ln for ln in lines[1:] if int(ln.split(",")[1]) <= 6]))
+    capsys.readouterr()
+    assert main(["analyze", str(video), "-o", str(out), "--resume", "--no-progress"]) == 0
+    cols = ["frame", "face_id", "FaceRectX", "x_30", "AU12"]
+    pd.testing.assert_frame_equal(read(out).sort_values(["frame", "face_id"])[cols].reset_index(drop=True),
+                                  df.sort_values(["frame", "face_id"])[cols].reset_index(drop=True))
+
+
 def test_crops(tmp_path, capsys):
     out = tmp_path / "c.csv"
     # without --crops, 48x48 faces are too small to detect: rows without a face, and a hint
