@@ -114,15 +114,17 @@ class FaceStream:
 
     def process(self, frame, color: str = "bgr", index: int | None = None) -> list[Face]:
         """The faces of the next frame.  ``index``: its number among the video's analysed
-        frames, which sets when the sweeps come (default: this stream's own count), so a
-        stream started mid-video (``warm_start``) sweeps on the frames a whole run does."""
+        frames, which sets when detections and sweeps come (default: this stream's own
+        count), so a stream started mid-video (``warm_start``) detects and sweeps on the
+        frames a whole run does."""
         bgr = to_bgr(frame, color)
         gray = to_gray(bgr)
         h, w = gray.shape[:2]
         n = self._n
+        count = n if index is None else int(index)
         sweep_up = self.analyzer.video_sweep_upsample(max(h, w)) if self.sweep_every else None
-        sweep_now = sweep_up is not None and (n if index is None else int(index)) % self.sweep_every == 0
-        detect_now = sweep_now or (n % self.detect_every == 0) or not self._follow
+        sweep_now = sweep_up is not None and count % self.sweep_every == 0
+        detect_now = sweep_now or (count % self.detect_every == 0) or not self._follow
         self._n += 1
         if detect_now:
             dets = self.analyzer.detect(bgr, sweep_up) if sweep_now else self.analyzer.detect(bgr)
