@@ -13,7 +13,9 @@ What changes is where the rows are computed:
   video uses many workers.  A segment starts ``warmup`` frames early, on a detection
   frame (a multiple of ``detect_every``), with a fresh ``FaceStream``: from a detection
   frame on, a stream's faces depend only on the frames, so the segment's faces equal a
-  single stream's.  Its warm-up frames are not written; they overlap the previous
+  single stream's.  Frames over 1500 px are also swept for small faces every
+  ``stream.SWEEP_EVERY``-th frame, and the faces a sweep found are held until the next, so
+  such a segment starts at the sweep before its first frame (``stream.warm_start``).  Its warm-up frames are not written; they overlap the previous
   segment and re-link its track ids: a warm-up face takes the id of the face with the
   same box (best IoU) in the previous segment's rows of that frame, and a track first
   seen after the warm-up takes the next new id, as the single stream's tracker would
