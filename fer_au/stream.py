@@ -137,7 +137,7 @@ class FaceStream:
             prev = [None] * len(dets) + [self._follow[t][3] for t in held]
             faces = self.analyzer.analyze_bgr(bgr, gray=gray, boxes=boxes, follow=prev if held else None,
                                               emotions_for=self._emotion_turns(ids, n)) if boxes else []
-            follow, kept, kept_ids = {}, [], []
+            follow, kept, kept_ids, kept_boxes = {}, [], [], []
             for i, (f, tid, (box, score)) in enumerate(zip(faces, ids, boxes)):
                 if i >= len(dets):          # a held face: its previous relation to its box stays
                     if not self._still_on(f, self._predicted(held[i - len(dets)])[2], w, h):
@@ -150,9 +150,10 @@ class FaceStream:
                     follow[tid] = (f.landmarks, rel, score, f.mesh)
                 kept.append(f)
                 kept_ids.append(tid)
+                kept_boxes.append(box)
             faces, ids = kept, kept_ids
             if sweep_now:
-                self._swept = {tid: (box[2], box[3]) for tid, (box, _) in zip(ids, boxes)}
+                self._swept = {tid: (box[2], box[3]) for tid, box in zip(ids, kept_boxes)}
         else:
             tids = list(self._follow)
             predicted = [self._predicted(t) for t in tids]
