@@ -443,9 +443,7 @@ def _run_video(get_analyzer, path, key, prog, every, detect_every, au_baseline, 
                progress, check_ctrl_c, err, identities=None):
     from tqdm import tqdm
 
-    import cv2
-
-    from .media import VideoTruncated
+    from .media import VideoTruncated, video_info
     from .stream import SWEEP_EVERY, FaceStream, warm_start
 
     start, check = 0, None
@@ -453,7 +451,7 @@ def _run_video(get_analyzer, path, key, prog, every, detect_every, au_baseline, 
         start, check = prog.last_frame + every, (prog.last_frame, prog.last_time)
     try:
         cap = open_video(path)
-        size = (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        info = video_info(cap, path)
         cap.release()
     except MediaError as exc:
         fail(path, key, str(exc))
@@ -461,7 +459,7 @@ def _run_video(get_analyzer, path, key, prog, every, detect_every, au_baseline, 
     analyzer = get_analyzer()
     stream = FaceStream(analyzer, detect_every=detect_every, au_baseline=au_baseline, sweep_every=SWEEP_EVERY)
     # a resumed HD video starts at its last sweep before ``start``, unrecorded up to it
-    first = start if crops else warm_start(analyzer, size, start, every)
+    first = start if crops else warm_start(analyzer, (info.width, info.height), start, every)
     models = analyzer.model_names(crops)
     ids = None
     if identities and not crops:

@@ -180,9 +180,7 @@ def _video_segment(full: str, name: str, kwargs: dict, every: int, detect_every:
     end) of one video with a fresh stream.  Returns a dict: ``frames`` = [(index, time,
     rows)], ``ran_out`` (the video ended before ``stop``), ``end`` = None or
     (message, frame or None, truncated?), ``warning`` (how times were made)."""
-    import cv2
-
-    from .media import MediaError, VideoTruncated, iter_video, open_video
+    from .media import MediaError, VideoTruncated, iter_video, open_video, video_info
     from .output import rows_for
     from .stream import SWEEP_EVERY, FaceStream, warm_start
 
@@ -192,9 +190,9 @@ def _video_segment(full: str, name: str, kwargs: dict, every: int, detect_every:
     if first > 0 and not crops:     # an HD segment starts at its last sweep, unrecorded up to ``first``
         try:
             cap = open_video(full)
-            size = (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+            info = video_info(cap, full)
             cap.release()
-            start = warm_start(a, size, first, every)
+            start = warm_start(a, (info.width, info.height), first, every)
         except MediaError:
             pass                    # iter_video below reports it
     models = a.model_names(crops)

@@ -126,11 +126,16 @@ def _one_per_face(found: list) -> list:
     real faces that close would hide much of each other), the more probable one stays."""
     kept: list[dict] = []
     for d in sorted(found, key=lambda d: -d["score"]):
-        x, y, w, h = d["box"]
-        if not any(np.hypot(x + w / 2 - k["box"][0] - k["box"][2] / 2, y + h / 2 - k["box"][1] - k["box"][3] / 2)
-                   < 0.75 * max(w, h, k["box"][2], k["box"][3]) for k in kept):
+        if not any(centres_close(d["box"], k["box"]) for k in kept):
             kept.append(d)
     return sorted(kept, key=lambda d: d["box"][0])
+
+
+def centres_close(a, b, share: float = 0.75) -> bool:
+    """Do two (x, y, w, h) boxes' centres lie closer than ``share`` of the larger box's
+    side?  Two real faces that close would hide much of each other (``_one_per_face``)."""
+    return bool(np.hypot(a[0] + a[2] / 2 - b[0] - b[2] / 2, a[1] + a[3] / 2 - b[1] - b[3] / 2)
+                < share * max(a[2], a[3], b[2], b[3]))
 
 
 # BlazeFace's box reaches the forehead; dlib's (what its 68-point predictor was

@@ -7,6 +7,7 @@ import numpy as np
 
 from .analyzer import FaceAnalyzer, _set_aus
 from .face import Face
+from .faces import centres_close
 from .media import to_bgr, to_gray
 from .tracking import iou
 
@@ -39,8 +40,7 @@ def _same_face(a, b) -> bool:
     if iou(a, b) >= 0.3:
         return True
     ratio = np.sqrt(max(a[2] * a[3], 1.0) / max(b[2] * b[3], 1.0))
-    return bool(0.5 <= ratio <= 2.0 and np.hypot(a[0] + a[2] / 2 - b[0] - b[2] / 2, a[1] + a[3] / 2 - b[1] - b[3] / 2)
-                < 0.75 * max(a[2], a[3], b[2], b[3]))
+    return 0.5 <= ratio <= 2.0 and centres_close(a, b)
 
 
 def _landmark_bbox(lm: np.ndarray) -> np.ndarray:
@@ -129,9 +129,9 @@ class FaceStream:
         if detect_now:
             dets = self.analyzer.detect(bgr, sweep_up) if sweep_now else self.analyzer.detect(bgr)
             # a face the last sweep found and this pass misses is followed until the next sweep
-            held = [] if sweep_now else [t for t in self._follow if t in self._swept
-                                          and not any(_same_face(self._held_box(t)[0], b) for b, _ in dets)]
-            boxes = list(dets) + [self._held_box(t) for t in held]
+            looked = {} if sweep_now else {t: self._held_box(t) for t in self._follow if t in self._swept}
+            held = [t for t, (hb, _) in looked.items() if not any(_same_face(hb, b) for b, _ in dets)]
+            boxes = list(dets) + [looked[t] for t in held]
             # ids first (from the boxes each Face will carry), so emotion turns are known
             ids = self.tracker.update([tuple(int(v) for v in box) for box, _ in boxes])
             prev = [None] * len(dets) + [self._follow[t][3] for t in held]
