@@ -8,7 +8,8 @@
   an output named ``*.parquet`` is a Parquet dataset folder instead, written a part
   file at a time (``parquet_output``: whole units per part, parts renamed into place);
 * ``resume=True`` skips inputs whose rows are all in the CSV and continues a
-  video after its last written frame.  What is complete is read from the CSV's
+  video after its last written frame, its track ids linked to the rows already
+  written (``_run_video``).  What is complete is read from the CSV's
   journal (``output.CSVWriter``), never from a video header, and inputs are
   matched by resolved path;
 * an input that cannot be read gets one row with ``error`` set, one line on
@@ -403,11 +404,13 @@ def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops
             run_videos(client, videos, analyzer_kwargs=analyzer_kwargs, every=every, detect_every=detect_every,
                        au_baseline=au_baseline, crops=crops, identities=identities, summary=summary, emit=emit,
                        fail=fail, post=post, check_ctrl_c=check_ctrl_c, progress=progress, err=err,
-                       segment_frames=segment_frames)
+                       segment_frames=segment_frames,
+                       history=writer.video_history if writer is not None else None)
             videos = []
         for path, key, prog in videos:
             _run_video(get_analyzer, str(path), key, prog, every, detect_every, au_baseline, crops, summary,
-                       emit, fail, progress, check_ctrl_c, err, identities=identities)
+                       emit, fail, progress, check_ctrl_c, err, identities=identities,
+                       history=writer.video_history if writer is not None else None)
             post()
             check_ctrl_c()
     except KeyboardInterrupt:
@@ -440,11 +443,17 @@ def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops
 
 
 def _run_video(get_analyzer, path, key, prog, every, detect_every, au_baseline, crops, summary, emit, fail,
-               progress, check_ctrl_c, err, identities=None):
+               progress, check_ctrl_c, err, identities=None, history=None):
+    """One video's rows, frame by frame.  A resumed video (``prog``) restarts its stream
+    ``stream.WARMUP`` frames before its first unwritten frame (further back to a sweep, or a
+    running baseline's window), unrecorded, and its faces there take the track ids already
+    written for them (``history(key, since)`` -> ``output.VideoHistory``;
+    ``tracking.TrackStitch``): the rows equal an uninterrupted run's, ids included."""
     from tqdm import tqdm
 
     from .media import VideoTruncated, video_info
-    from .stream import SWEEP_EVERY, FaceStream, warm_start
+    from .stream import SWEEP_EVERY, FaceStream, resume_first, warm_start
+    from .tracking import TrackStitch
 
     start, check = 0, None
     if prog is not None and prog.last_frame >= 0:
@@ -458,8 +467,15 @@ def _run_video(get_analyzer, path, key, prog, every, detect_every, au_baseline, 
         return
     analyzer = get_analyzer()
     stream = FaceStream(analyzer, detect_every=detect_every, au_baseline=au_baseline, sweep_every=SWEEP_EVERY)
-    # a resumed HD video starts at its last sweep before ``start``, unrecorded up to it
-    first = start if crops else warm_start(analyzer, (info.width, info.height), start, every)
+    first, stitch = start, None
+    if start > 0 and not crops:
+        early = resume_first(start, every, detect_every, au_baseline, stream.window) if history else start
+        # an HD video starts at its last sweep before that, unrecorded up to ``start``
+        first = warm_start(analyzer, (info.width, info.height), early, every)
+        if history is not None:
+            past = history(key, first)
+            stitch = TrackStitch(past.frames, past.next_id, keep=False)
+            check = past.check          # a written frame before ``first``, to verify the seek
     models = analyzer.model_names(crops)
     ids = None
     if identities and not crops:
@@ -472,6 +488,8 @@ def _run_video(get_analyzer, path, key, prog, every, detect_every, au_baseline, 
         for index, t, frame in iter_video(path, every=every, start=first, info_out=infos, check=check):
             faces = analyzer.analyze_bgr(frame, crop=True) if crops else stream.process(frame, index=index // every)
             if index < start:
+                if stitch is not None:
+                    stitch.warm(index, rows_for(path, faces, frame=index))
                 continue
             warning = infos[0].timestamps if infos[0].timestamps != "pts" else ""
             if warning and not warned:
@@ -479,6 +497,10 @@ def _run_video(get_analyzer, path, key, prog, every, detect_every, au_baseline, 
                 summary.warnings += 1
                 tqdm.write(f"warning: {path}: {warning}", file=err)
             rows = rows_for(path, faces, frame=index, approx_time=t, models=models, warning=warning)
+            if stitch is not None:
+                stitch.assign(index, rows)
+                for f, r in zip(faces, rows):
+                    f.face_id = int(r["face_id"])
             if ids is not None:
                 ids(frame, faces, rows)
             emit(rows, {"kind": "frame", "input": key, "frame": index, "time": t})

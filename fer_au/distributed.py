@@ -19,8 +19,10 @@ What changes is where the rows are computed:
   segment and re-link its track ids: a warm-up face takes the id of the face with the
   same box (best IoU) in the previous segment's rows of that frame, and a track first
   seen after the warm-up takes the next new id, as the single stream's tracker would
-  give it.  ``warmup`` (>= 2 x (the tracker's max_missed + 1) frames) lets every track
-  that a single run could still re-attach reach the segment's tracker.
+  give it (``tracking.TrackStitch``).  ``warmup`` (>= 2 x (the tracker's max_missed + 1)
+  frames) lets every track that a single run could still re-attach reach the segment's
+  tracker.  A resumed video's first segment warms up the same way against the rows the
+  output already holds.
   Not split (one task per video): ``au_baseline="running"`` (its baseline is the last
   300 frames of a track) and ``identities`` (one ``VideoIdentities`` per video).
 * **the client** writes each unit once, in the order of a local run (images in input
@@ -46,9 +48,9 @@ import threading
 from pathlib import Path
 
 from .errors import FerAuError
+from .tracking import WARMUP, TrackStitch
 
 SEGMENT_FRAMES = 1000   # analysed frames per video task: ~35 s of work, >> the per-task overhead
-WARMUP = 24             # frames a segment starts early: 2 x (Tracker.max_missed + 1), rounded up
 CHUNK_MAX = 16          # at most this many images per task (~0.5 s of work)
 
 
@@ -279,65 +281,19 @@ def plan_segments(n_frames: int, start: int, every: int, detect_every: int, segm
     return out
 
 
-def _iou(a, b):
-    from .tracking import iou
-    return iou(a, b)
-
-
-def _box(row):
-    try:
-        return tuple(float(row[c]) for c in ("FaceRectX", "FaceRectY", "FaceRectWidth", "FaceRectHeight"))
-    except (KeyError, ValueError, TypeError):
-        return None
-
-
-class _Stitch:
-    """Track ids of one video across its segments (module docstring)."""
-
-    def __init__(self):
-        self.prev = {}        # frame index -> rows already written (global ids), the last segment's
-        self.next_id = 0
-
-    def relink(self, frames, begin):
-        mapping = {}
-        for index, _, rows in frames:
-            if index >= begin:
-                break
-            written = [r for r in self.prev.get(index, []) if r.get("face_id", "") != ""]
-            for r in rows:
-                if r.get("face_id", "") == "" or _box(r) is None:
-                    continue
-                best = max(written, key=lambda g: _iou(_box(r), _box(g)), default=None)
-                if best is not None and _iou(_box(r), _box(best)) >= 0.5:
-                    mapping[r["face_id"]] = best["face_id"]    # later frames win: the settled link
-        kept = {}
-        for index, t, rows in frames:
-            if index < begin:
-                continue
-            for r in rows:
-                local = r.get("face_id", "")
-                if local == "":
-                    continue
-                if local not in mapping:          # a new track: the next id, as one tracker gives it
-                    mapping[local] = str(self.next_id)
-                    self.next_id += 1
-                r["face_id"] = mapping[local]
-                self.next_id = max(self.next_id, int(r["face_id"]) + 1)
-            kept[index] = rows
-        self.prev = kept
-        return [(i, t, rows) for i, t, rows in frames if i >= begin]
-
-
 def run_videos(client, videos, *, analyzer_kwargs, every, detect_every, au_baseline, crops, identities,
-               summary, emit, fail, post, check_ctrl_c, progress, err, segment_frames=None):
+               summary, emit, fail, post, check_ctrl_c, progress, err, segment_frames=None, history=None):
     """Analyse ``videos`` (``[(path, key, resume progress)]``) on the cluster, writing each
-    frame's rows through ``emit`` in frame order, as ``batch._run_video`` does locally."""
+    frame's rows through ``emit`` in frame order, as ``batch._run_video`` does locally.
+    A resumed video's first segment starts early as a local resume does, its ids linked to
+    the rows already written (``history(key, since)`` -> ``output.VideoHistory``)."""
     import sys
 
     from distributed import KilledWorker
     from tqdm import tqdm
 
     from .media import MediaError, open_video, video_info
+    from .stream import SWEEP_EVERY, resume_first
 
     split = au_baseline != "running" and not identities
     plans = []
@@ -353,13 +309,22 @@ def run_videos(client, videos, *, analyzer_kwargs, every, detect_every, au_basel
             finally:
                 cap.release()
         except MediaError as exc:
-            plans.append((path, key, start, None, str(exc)))
+            plans.append((path, key, start, None, str(exc), None))
             continue
         segs = plan_segments(n, start, every, detect_every, segment_frames, split)
-        plans.append((path, key, start, [(s, check if s == start else None) for s in segs], None))
+        past = None
+        if start > 0 and not crops and history is not None:
+            # the first segment warms up before ``start`` (and a worker may step back to a
+            # sweep, up to SWEEP_EVERY analysed frames more): the written rows from there
+            early = resume_first(start, every, detect_every, au_baseline)
+            past = history(key, max(0, early - SWEEP_EVERY * every))
+            segs[0] = (early,) + segs[0][1:]
+            check = past.check
+        segs = [(s, check if i == 0 else None) for i, s in enumerate(segs)]
+        plans.append((path, key, start, segs, None, past))
 
     def jobs():
-        for vi, (path, key, start, segs, problem) in enumerate(plans):
+        for vi, (path, key, start, segs, problem, _) in enumerate(plans):
             if problem is not None:
                 continue
             full = os.path.abspath(path)
@@ -369,7 +334,7 @@ def run_videos(client, videos, *, analyzer_kwargs, every, detect_every, au_basel
 
     threads = n_threads(client)
     results = _in_order(client, jobs(), window=max(2, 2 * threads))
-    for vi, (path, key, start, segs, problem) in enumerate(plans):
+    for vi, (path, key, start, segs, problem, past) in enumerate(plans):
         if problem is not None:
             fail(path, key, problem)
             post()
@@ -377,7 +342,8 @@ def run_videos(client, videos, *, analyzer_kwargs, every, detect_every, au_basel
             continue
         fbar = tqdm(unit="frame", desc=Path(path).name[:24], leave=False, disable=None if progress else True,
                     dynamic_ncols=True, file=sys.stderr, position=1)
-        stitch, frames, warned, over, ended = _Stitch(), 0, False, False, False
+        stitch = TrackStitch(past.frames, past.next_id) if past is not None else TrackStitch()
+        frames, warned, over, ended = 0, False, False, False
         try:
             for si, ((first, begin, stop), _) in enumerate(segs):
                 (tag, fut) = next(results)

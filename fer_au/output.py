@@ -43,7 +43,7 @@ import io
 import json
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .labels import FER7
@@ -260,6 +260,10 @@ class CSVWriter:
             self.rows_committed = self.rows_written
             self.inputs_committed += done is not None and done.get("kind") in ("input", "end")
 
+    def video_history(self, key: str, since: int) -> VideoHistory:
+        """What this (resumed) CSV holds of video ``key`` (``VideoHistory``)."""
+        return csv_video_history(self.path, key, since)
+
     def rollback(self) -> None:
         """Cut the CSV (and journal) back to the last unit recorded as done.  Truncating
         needs no free space, so this works on a full disk."""
@@ -385,6 +389,61 @@ def progress_from_rows(rows) -> dict[str, Progress]:
         if f is not None and f >= p.last_frame:
             p.last_frame, p.last_time = f, t
     return progress
+
+
+HISTORY_COLUMNS = ["face_id", "FaceRectX", "FaceRectY", "FaceRectWidth", "FaceRectHeight"]
+
+
+@dataclass
+class VideoHistory:
+    """What a resumed output already holds of one video, for a stream that restarts
+    before its last written frame (``batch._run_video``, ``distributed.run_videos``)."""
+    next_id: int = 0                 # the first track id not yet given (max face_id + 1)
+    frames: dict = field(default_factory=dict)   # frame >= since -> [{face_id, FaceRect...}]
+    check: tuple | None = None       # (frame, time) of the last frame before ``since``, to verify a seek
+
+
+def video_history(rows, key: str, since: int) -> VideoHistory:
+    """``VideoHistory`` of input ``key`` from rows ``(input, frame, time, {HISTORY_COLUMNS})``."""
+    from .media import input_key
+
+    keys: dict = {}
+    h = VideoHistory()
+    for name, f, t, cells in rows:
+        k = keys.get(name)
+        if k is None:
+            k = keys[name] = input_key(name)
+        if k != key or f is None:
+            continue
+        fid = cells.get("face_id", "")
+        if fid != "":
+            h.next_id = max(h.next_id, int(fid) + 1)
+        if f >= since:
+            h.frames.setdefault(f, []).append(cells)
+        elif t is not None and (h.check is None or f > h.check[0]):
+            h.check = (f, t)
+    return h
+
+
+def csv_video_history(path, key: str, since: int) -> VideoHistory:
+    """``video_history`` of a results CSV (one pass over the file)."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, [])
+        at = {c: header.index(c) for c in ["input", "frame", "approx_time"] + HISTORY_COLUMNS if c in header}
+
+        def rows():
+            for row in reader:
+                if len(row) != len(header):
+                    continue
+                try:
+                    f = int(row[at["frame"]] or 0)
+                    t = float(row[at["approx_time"]]) if row[at["approx_time"]] else None
+                except (ValueError, KeyError):
+                    continue
+                yield row[at["input"]], f, t, {c: row[at[c]] for c in HISTORY_COLUMNS if c in at}
+
+        return video_history(rows(), key, since)
 
 
 def open_writer(path, cols, resume: bool = False, journal: bool = False):

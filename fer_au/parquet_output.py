@@ -42,8 +42,8 @@ import time
 from pathlib import Path
 
 from .errors import FerAuError
-from .output import (ERROR_COLUMN, columns_differ, MODEL_COLUMNS, WARNING_COLUMN, OutputError, Progress, apply_entry,
-                     journal_path, progress_entry, progress_from_rows)
+from .output import (ERROR_COLUMN, HISTORY_COLUMNS, columns_differ, MODEL_COLUMNS, WARNING_COLUMN, OutputError,
+                     Progress, apply_entry, journal_path, progress_entry, progress_from_rows, video_history)
 
 PART_ROWS = 10_000        # rows per part (at most; ~2.5 KB a row in memory until written)
 PART_SECONDS = 10.0       # a part at least this often while rows arrive
@@ -297,6 +297,11 @@ class ParquetWriter:
             arrays.append(arr)
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 
+    def video_history(self, key: str, since: int):
+        """What the parts on disk hold of video ``key`` (``output.VideoHistory``); read
+        before this run writes any of its frames."""
+        return dataset_video_history(self.path, key, since, parts=self.parts)
+
     def rollback(self) -> None:
         """Drop the buffered units (they are not on disk) and a journal line cut short."""
         self._buffer, self._open, self._buffered_rows, self._since, self._loose = [], [], 0, None, 0
@@ -426,6 +431,34 @@ def scan_dataset(path) -> dict[str, Progress]:
                        errors[i] or "")
 
     return progress_from_rows(rows())
+
+
+def dataset_video_history(path, key: str, since: int, parts=None):
+    """``output.video_history`` of a dataset's parts (``parts``: these part names only)."""
+    import math
+
+    pa = _pyarrow()
+    want = ["input", "frame", "approx_time"] + HISTORY_COLUMNS
+    files = part_files(path) if parts is None else [Path(path) / p for p in parts]
+
+    def text(v):    # the CSV's spelling: an integer id as "3", a box as its float
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return ""
+        return str(int(v)) if isinstance(v, int) else repr(float(v))
+
+    def rows():
+        for part in files:
+            names = pa.parquet.read_schema(part).names
+            t = pa.parquet.read_table(part, columns=[c for c in want if c in names]).to_pydict()
+            n = len(t["input"])
+            times = t.get("approx_time", [None] * n)
+            for i in range(n):
+                tm = times[i]
+                yield (t["input"][i], t["frame"][i] or 0,
+                       None if tm is None or (isinstance(tm, float) and math.isnan(tm)) else float(tm),
+                       {c: text(t[c][i]) for c in HISTORY_COLUMNS if c in t})
+
+    return video_history(rows(), key, since)
 
 
 def read_dataset(path):

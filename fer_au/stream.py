@@ -9,7 +9,7 @@ from .analyzer import FaceAnalyzer, _set_aus
 from .face import Face
 from .faces import centres_close
 from .media import to_bgr, to_gray
-from .tracking import iou
+from .tracking import WARMUP, iou
 
 
 # ``analyze``'s sweep for small faces in HD video (FaceStream's ``sweep_every``): every 5th
@@ -20,6 +20,19 @@ from .tracking import iou
 # held faces' fixed box and ``_same_face`` since: 66.7 %, 0.11).  ``live`` does not sweep
 # (its frame budget).
 SWEEP_EVERY = 5
+
+
+def resume_first(start: int, every: int = 1, detect_every: int = 1, au_baseline: str = "population",
+                 window: int = 300) -> int:
+    """The frame a resumed video's stream starts at, for rows from frame ``start``:
+    ``WARMUP`` analysed frames early (and a running baseline's ``window`` more, so each
+    track's baseline holds the same frames), on a detection frame.  ``warm_start`` may
+    move it back further, to a sweep."""
+    if start <= 0:
+        return 0
+    back = WARMUP + (window if au_baseline == "running" else 0)
+    de = max(1, int(detect_every))
+    return max(0, start // every - back) // de * de * every
 
 
 def warm_start(analyzer: FaceAnalyzer, frame_size, start: int, every: int = 1) -> int:

@@ -5,6 +5,9 @@
   few frames without a match (a blink of the detector) before it is retired.
 * :class:`EmotionSmoother` - an exponential moving average of each track's
   probabilities (``weight`` = how much of the past is kept; 0 = off).
+* :class:`TrackStitch` - one video's ids when it is analysed in pieces (Dask
+  segments, a --resume): a piece starts early and its warm-up faces take the ids
+  already written for the same boxes.
 """
 from __future__ import annotations
 
@@ -12,6 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+# A stream started mid-video (a Dask segment, a --resume) begins this many analysed frames
+# before the first row it writes: 2 x (Tracker.max_missed + 1), rounded up, so every track
+# a whole run could still re-attach reaches it (``TrackStitch`` then links the ids).
+WARMUP = 24
 
 def iou(a, b) -> float:
     """Intersection over union of two (x, y, w, h) boxes."""
@@ -145,3 +152,70 @@ class EmotionSmoother:
         keep = set(keep_keys)
         for k in [k for k in self._state if k[0] not in keep]:
             del self._state[k]
+
+
+def _row_box(row):
+    try:
+        return tuple(float(row[c]) for c in ("FaceRectX", "FaceRectY", "FaceRectWidth", "FaceRectHeight"))
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+class TrackStitch:
+    """The track ids of one video analysed in pieces, each by a fresh stream that starts
+    some frames early (a Dask segment, or a --resume after the rows already written).
+
+    ``warm(index, rows)`` takes the rows of a warm-up frame (not written; their
+    ``face_id`` are the piece's own ids): each face takes the id of the written face with
+    the same box (best IoU, >= 0.5) in that frame; later frames win (the settled link).
+    ``assign(index, rows)`` renames the ids of a frame to be written in place; a track
+    not linked gets the next new id, as one tracker over the whole video would give it.
+    ``next_piece()`` makes the frames assigned so far the written ones for the next piece.
+    ``written``: {frame: rows already written} (global ids) for the first piece, and
+    ``next_id`` the first id not yet given.  ``keep``: remember the assigned frames for
+    a next piece (a --resume has none)."""
+
+    def __init__(self, written: dict | None = None, next_id: int = 0, keep: bool = True):
+        self.prev = dict(written or {})
+        self.next_id = int(next_id)
+        self.keep = keep
+        self._map: dict = {}
+        self._kept: dict = {}
+
+    def warm(self, index: int, rows) -> None:
+        written = [r for r in self.prev.get(index, []) if r.get("face_id", "") != "" and _row_box(r)]
+        for r in rows:
+            box = _row_box(r)
+            if r.get("face_id", "") == "" or box is None:
+                continue
+            best = max(written, key=lambda g: iou(box, _row_box(g)), default=None)
+            if best is not None and iou(box, _row_box(best)) >= 0.5:
+                self._map[r["face_id"]] = str(best["face_id"])
+
+    def assign(self, index: int, rows) -> None:
+        for r in rows:
+            local = r.get("face_id", "")
+            if local == "":
+                continue
+            if local not in self._map:
+                self._map[local] = str(self.next_id)
+                self.next_id += 1
+            r["face_id"] = self._map[local]
+            self.next_id = max(self.next_id, int(r["face_id"]) + 1)
+        if self.keep:
+            self._kept[index] = rows
+
+    def next_piece(self) -> None:
+        self.prev, self._kept, self._map = self._kept, {}, {}
+
+    def relink(self, frames, begin: int):
+        """A whole piece at once: ``frames`` [(index, time, rows)], rows written from
+        frame ``begin``; returns those frames with their ids renamed."""
+        for index, _, rows in frames:
+            if index < begin:
+                self.warm(index, rows)
+        out = [(i, t, rows) for i, t, rows in frames if i >= begin]
+        for index, _, rows in out:
+            self.assign(index, rows)
+        self.next_piece()
+        return out

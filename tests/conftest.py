@@ -44,3 +44,47 @@ def shipped_models():
         FaceAnalyzer()
     except ModelUnavailableError as exc:
         pytest.skip(f"shipped models missing: {exc}")
+
+
+@pytest.fixture(scope="session")
+def faces_come_and_go(tmp_path_factory):
+    """A 60-frame 640x480 video whose faces come and go: the astronaut (left) in frames
+    0-14 and again from 32, Grace Hopper (right) from 18.  One run's tracker gives the
+    astronaut id 0, Hopper id 1 and the returning astronaut id 2 (track 0 retired by then)."""
+    import cv2
+
+    from fer_au.samples import background, paste
+    path = tmp_path_factory.mktemp("come_and_go") / "come_and_go.mp4"
+    bg = background(640, 480, seed=4)
+    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (640, 480))
+    for i in range(60):
+        frame = bg.copy()
+        if i < 15 or i >= 32:
+            paste(frame, "astronaut", 170 + i, 240, 150)
+        if i >= 18:
+            paste(frame, "hopper", 470 - i, 250, 150)
+        vw.write(frame)
+    vw.release()
+    return path
+
+
+@pytest.fixture
+def cut_after():
+    """``cut_after(full_csv, out, video, last)``: write to ``out`` (a CSV or a .parquet
+    dataset, with its journal) the rows of ``full_csv`` up to frame ``last``, as a run
+    killed after that frame leaves them."""
+    import csv
+
+    from fer_au.media import input_key
+    from fer_au.output import open_writer
+
+    def cut(full_csv, out, video, last: int):
+        with open(full_csv, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        w = open_writer(out, list(rows[0]), journal=True)
+        for f in range(last + 1):
+            mine = [r for r in rows if int(r["frame"]) == f]
+            w.write_rows(mine, done={"kind": "frame", "input": input_key(video), "frame": f,
+                                     "time": float(mine[0]["approx_time"])})
+        w.close()
+    return cut

@@ -154,6 +154,29 @@ def test_hd_video_resumed_between_sweeps_gives_the_uninterrupted_rows(tmp_path, 
                                   df.sort_values(["frame", "face_id"])[cols].reset_index(drop=True))
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_resume_mid_video_keeps_the_track_ids_of_faces_that_came_and_went(faces_come_and_go, cut_after, tmp_path,
+                                                                          suffix):
+    """Resumed after frame 40, the stream restarts 24 frames early and its faces take the ids
+    already written: Hopper 1 and the returning astronaut 2, as in one run (not 0 and 1)."""
+    from fer_au.parquet_output import read_dataset
+
+    video = str(faces_come_and_go)
+    full = tmp_path / "full.csv"
+    assert main(["analyze", video, "-o", str(full), "--no-progress"]) == 0
+    df = read(full)
+    first = df.dropna(subset=["face_id"]).groupby("face_id")["frame"].agg(["min", "max"])
+    assert list(first.index) == [0, 1, 2] and first.loc[2, "min"] >= 32       # three tracks
+    out = tmp_path / f"cut{suffix}"
+    cut_after(full, out, video, 40)
+    assert main(["analyze", video, "-o", str(out), "--resume", "--no-progress"]) == 0
+    again = read_dataset(out) if suffix == ".parquet" else read(out)
+    cols = ["frame", "face_id", "FaceRectX", "x_30", "AU12", "happiness"]
+    pd.testing.assert_frame_equal(again.sort_values(["frame", "face_id"])[cols].reset_index(drop=True),
+                                  df.sort_values(["frame", "face_id"])[cols].reset_index(drop=True),
+                                  check_dtype=False)
+
+
 def test_crops(tmp_path, capsys):
     out = tmp_path / "c.csv"
     # without --crops, 48x48 faces are too small to detect: rows without a face, and a hint

@@ -165,3 +165,19 @@ def test_scheduler_lost_then_resume(inputs, reference, cluster, tmp_path):
     s = run_batch(inputs, csv=out, analyzer_kwargs={}, client=client, segment_frames=SEGMENT, resume=True)
     assert s.cluster_error is None and s.resumed >= 1
     same_rows(read(out), reference)
+
+
+def test_resume_mid_video_links_track_ids(faces_come_and_go, cut_after, cluster, tmp_path):
+    """A video cut after frame 40 and resumed on the cluster in 8-frame segments: the first
+    segment warms up before frame 41 and its faces take the ids already written (Hopper 1,
+    the returning astronaut 2), so every row equals the local uninterrupted run's."""
+    video = str(faces_come_and_go)
+    full = tmp_path / "full.csv"
+    run_batch([video], csv=full, analyzer_kwargs={})
+    out = tmp_path / "cut.csv"
+    cut_after(full, out, video, 40)
+    _, client = cluster
+    s = run_batch([video], csv=out, analyzer_kwargs={}, client=client, segment_frames=8, resume=True)
+    assert s.cluster_error is None and s.frames == 19
+    same_rows(read(out), read(full))
+    assert set(read(out)["face_id"].dropna()) == {0, 1, 2}
