@@ -10,7 +10,7 @@ Every clip runs through ``FaceStream`` as ``analyze`` runs a video (detection on
 frame, faces followed by their landmarks), once per --sweeps value: 0 is the whole-frame
 pass alone, k > 0 adds a search with the photo's tiles every k-th frame whose faces are
 followed until the next one (``FaceStream(sweep_every=k)``; ``analyze`` uses
-``stream.SWEEP_EVERY``).  Printed: recall over all frames (a face counts once per frame
+``stream.sweep_period``).  Printed: recall over all frames (a face counts once per frame
 it is found in), false positives per frame, both per condition, and ms per frame
 (landmarks and mesh included; no AUs or emotions).  Needs FER2013 for its faces as
 bench/detection.py does (the two photo faces alone with --no-fer).

@@ -48,10 +48,11 @@ PHOTO_UPSAMPLE = {"blazeface": 2}
 # Only when the caller leaves ``upsample`` to the analyzer.
 PHOTO_TILE_SIDE = 500
 PHOTO_MAX_TILES = 8
-# Video frames over this size get the photo's tiles on a periodic sweep (FaceStream's
+# Video frames of any size get the photo's tiles on a periodic sweep (FaceStream's
 # ``sweep_every``, which ``analyze`` turns on): the whole-frame pass alone found 28.4 % of the
-# faces of 1920x1080 composites, none under 60 px (bench/detection.py --canvas 1920x1080).
-VIDEO_SWEEP_SIDE = 1500
+# faces of 1920x1080 composites, none under 60 px (bench/detection.py --canvas 1920x1080), and
+# 65.3 % of those of 640x480 clips (bench/video_detection.py --canvas 640x480 --seed 1; sweeping
+# every 10th frame: 83.3 %; session 15 swept frames over 1500 px only, session 16 every size).
 LANDMARKERS = {"hybrid": "dlib-68+mediapipe-mesh", "mesh": "mediapipe-mesh-468", "dlib": "dlib-68"}
 # In "hybrid" mode a face whose dlib points lie this far (mean, in inter-ocular
 # distances) from the mesh's is one dlib lost (a profile, a hand over the face):
@@ -130,7 +131,8 @@ class FaceAnalyzer:
         ``analyze_paths``) with BlazeFace, more for a photo over 1500 px
         (``photo_upsample_for``: up to 7, i.e. 8x8 tiles, for 4000 px and over), 0 for video frames (``FaceStream``,
         ``live``) and with the other detectors: a photo is worth the ~45 ms, a video
-        frame's budget is not.
+        frame's budget is not (``analyze`` sweeps a video with the photo's tiles every
+        few frames instead: ``video_sweep_upsample``).
     min_face : smallest face side kept, pixels of the input image.
     detect_size : detect on a copy whose longer side is at most this many
         pixels (boxes are scaled back; landmarks use full resolution).  None
@@ -240,10 +242,10 @@ class FaceAnalyzer:
 
     def video_sweep_upsample(self, side: int) -> int | None:
         """The ``upsample`` of a sweep for small faces in a video frame whose longer side
-        is ``side`` px (``FaceStream``'s ``sweep_every``): the photo's tiles for frames over
-        ``VIDEO_SWEEP_SIDE`` when ``upsample`` is the analyzer's default; None (no sweep)
+        is ``side`` px (``FaceStream``'s ``sweep_every``): the photo's tiles (3x3 up to
+        1500 px, more beyond) when ``upsample`` is the analyzer's default; None (no sweep)
         otherwise - an ``upsample`` the caller chose is used on every detection already."""
-        if not self._photo_grows or side <= VIDEO_SWEEP_SIDE:
+        if not self._photo_grows:
             return None
         return self.photo_upsample_for(side)
 

@@ -452,7 +452,7 @@ def _run_video(get_analyzer, path, key, prog, every, detect_every, au_baseline, 
     from tqdm import tqdm
 
     from .media import VideoTruncated, video_info
-    from .stream import SWEEP_EVERY, FaceStream, resume_first, warm_start
+    from .stream import FaceStream, resume_first, sweep_period, warm_start
     from .tracking import TrackStitch
 
     start, check = 0, None
@@ -466,11 +466,12 @@ def _run_video(get_analyzer, path, key, prog, every, detect_every, au_baseline, 
         fail(path, key, str(exc))
         return
     analyzer = get_analyzer()
-    stream = FaceStream(analyzer, detect_every=detect_every, au_baseline=au_baseline, sweep_every=SWEEP_EVERY)
+    stream = FaceStream(analyzer, detect_every=detect_every, au_baseline=au_baseline,
+                        sweep_every=sweep_period((info.width, info.height)))
     first, stitch = start, None
     if start > 0 and not crops:
         early = resume_first(start, every, detect_every, au_baseline, stream.window) if history else start
-        # an HD video starts at its last sweep before that, unrecorded up to ``start``
+        # and at the last sweep before that, unrecorded up to ``start``
         first = warm_start(analyzer, (info.width, info.height), early, every)
         if history is not None:
             past = history(key, first)

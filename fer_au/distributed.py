@@ -13,10 +13,10 @@ What changes is where the rows are computed:
   video uses many workers.  A segment starts ``warmup`` frames early, on a detection
   frame (a multiple of ``detect_every``), with a fresh ``FaceStream``: from a detection
   frame on, a stream's faces depend only on the frames, so the segment's faces equal a
-  single stream's.  Frames over 1500 px are also swept for small faces every
-  ``stream.SWEEP_EVERY``-th frame, and the faces a sweep found are held until the next, so
-  such a segment starts at the sweep before its first frame (``stream.warm_start``).  Its warm-up frames are not written; they overlap the previous
-  segment and re-link its track ids: a warm-up face takes the id of the face with the
+  single stream's.  Frames are also swept for small faces every ``stream.sweep_period``-th
+  frame, and the faces a sweep found are held until the next, so such a segment starts at
+  the sweep before its first frame (``stream.warm_start``).  Its warm-up frames are not
+  written; they overlap the previous segment and re-link its track ids: a warm-up face takes the id of the face with the
   same box (best IoU) in the previous segment's rows of that frame, and a track first
   seen after the warm-up takes the next new id, as the single stream's tracker would
   give it (``tracking.TrackStitch``).  ``warmup`` (>= 2 x (the tracker's max_missed + 1)
@@ -184,19 +184,20 @@ def _video_segment(full: str, name: str, kwargs: dict, every: int, detect_every:
     (message, frame or None, truncated?), ``warning`` (how times were made)."""
     from .media import MediaError, VideoTruncated, iter_video, open_video, video_info
     from .output import rows_for
-    from .stream import SWEEP_EVERY, FaceStream, warm_start
+    from .stream import FaceStream, sweep_period, warm_start
 
     a = _analyzer(kwargs)
-    stream = FaceStream(a, detect_every=detect_every, au_baseline=au_baseline, sweep_every=SWEEP_EVERY)
-    start = first
-    if first > 0 and not crops:     # an HD segment starts at its last sweep, unrecorded up to ``first``
-        try:
-            cap = open_video(full)
-            info = video_info(cap, full)
-            cap.release()
-            start = warm_start(a, (info.width, info.height), first, every)
-        except MediaError:
-            pass                    # iter_video below reports it
+    start, size = first, (0, 0)
+    try:
+        cap = open_video(full)
+        info = video_info(cap, full)
+        cap.release()
+        size = (info.width, info.height)
+    except MediaError:
+        pass                        # iter_video below reports it
+    stream = FaceStream(a, detect_every=detect_every, au_baseline=au_baseline, sweep_every=sweep_period(size))
+    if first > 0 and not crops:     # a segment starts at its last sweep, unrecorded up to ``first``
+        start = warm_start(a, size, first, every)
     models = a.model_names(crops)
     ids = None
     if identities and not crops:
@@ -293,7 +294,7 @@ def run_videos(client, videos, *, analyzer_kwargs, every, detect_every, au_basel
     from tqdm import tqdm
 
     from .media import MediaError, open_video, video_info
-    from .stream import SWEEP_EVERY, resume_first
+    from .stream import SWEEP_EVERY_SD, resume_first
 
     split = au_baseline != "running" and not identities
     plans = []
@@ -315,9 +316,9 @@ def run_videos(client, videos, *, analyzer_kwargs, every, detect_every, au_basel
         past = None
         if start > 0 and not crops and history is not None:
             # the first segment warms up before ``start`` (and a worker may step back to a
-            # sweep, up to SWEEP_EVERY analysed frames more): the written rows from there
+            # sweep, fewer than SWEEP_EVERY_SD analysed frames more): the written rows from there
             early = resume_first(start, every, detect_every, au_baseline)
-            past = history(key, max(0, early - SWEEP_EVERY * every))
+            past = history(key, max(0, early - SWEEP_EVERY_SD * every))
             segs[0] = (early,) + segs[0][1:]
             check = past.check
         segs = [(s, check if i == 0 else None) for i, s in enumerate(segs)]

@@ -12,14 +12,23 @@ from .media import to_bgr, to_gray
 from .tracking import WARMUP, iou
 
 
-# ``analyze``'s sweep for small faces in HD video (FaceStream's ``sweep_every``): every 5th
-# frame (0.2 s at 25 fps).  Chosen on bench/video_detection.py --seed 1 (1920x1080 clips):
-# faces found in 30.8 % of frames with the whole-frame pass alone, 66.0 % sweeping every 5th
-# frame, 64.4 % every 10th, with false positives 0.05 / 0.12 / 0.16 a frame (a false face a
-# sweep finds is followed until the next sweep drops it), 30 / 53 / 38 ms a frame (with the
-# held faces' fixed box and ``_same_face`` since: 66.7 %, 0.11).  ``live`` does not sweep
-# (its frame budget).
+# ``analyze``'s sweep for small faces (FaceStream's ``sweep_every``; ``sweep_period``): every
+# 5th frame of HD video (over 1500 px; 0.2 s at 25 fps), every 10th of smaller video.  Chosen on
+# bench/video_detection.py --seed 1: 1920x1080 clips, faces found in 30.8 % of frames with the
+# whole-frame pass alone, 66.0 % sweeping every 5th frame, 64.4 % every 10th, with false
+# positives 0.05 / 0.12 / 0.16 a frame (a false face a sweep finds is followed until the next
+# sweep drops it), 30 / 53 / 38 ms a frame (with the held faces' fixed box and ``_same_face``
+# since: 66.7 %, 0.11); 640x480 clips (session 16, 3x3 tiles): 65.3 / 83.3 / 83.3 %, false
+# positives 0.05 / 0.08 / 0.09, 12 / 24 / 19 ms a frame (detection and landmarks only): there
+# every 10th frame finds as many for less.  ``live`` does not sweep (its frame budget).
 SWEEP_EVERY = 5
+SWEEP_EVERY_SD = 10
+SWEEP_SD_SIDE = 1500
+
+
+def sweep_period(frame_size) -> int:
+    """``analyze``'s ``sweep_every`` for a video of ``frame_size`` (w, h)."""
+    return SWEEP_EVERY if max(frame_size) > SWEEP_SD_SIDE else SWEEP_EVERY_SD
 
 
 def resume_first(start: int, every: int = 1, detect_every: int = 1, au_baseline: str = "population",
@@ -38,12 +47,12 @@ def resume_first(start: int, every: int = 1, detect_every: int = 1, au_baseline:
 def warm_start(analyzer: FaceAnalyzer, frame_size, start: int, every: int = 1) -> int:
     """Where to begin decoding a video whose rows begin at frame ``start`` (``--resume``, a
     Dask segment) so that they are the rows of an uninterrupted run: a sweeping stream
-    (``SWEEP_EVERY``, frames over ``VIDEO_SWEEP_SIDE``) holds the faces its last sweep found,
+    (``sweep_period``) holds the faces its last sweep found,
     so it starts at that sweep's frame and analyses the frames up to ``start`` unrecorded.
     ``frame_size`` (w, h); frames are numbered as analysed, every ``every``-th."""
     if start <= 0 or analyzer.video_sweep_upsample(max(frame_size)) is None:
         return start
-    return start - ((start // every) % SWEEP_EVERY) * every
+    return start - ((start // every) % sweep_period(frame_size)) * every
 
 
 def _same_face(a, b) -> bool:
@@ -81,11 +90,12 @@ class FaceStream:
         mirrored by turns; its emotions are the mean of its latest plain and latest
         mirrored answer (the first turn's average stands in for a view until that view
         has answered alone): the mirror average at half the cost.
-    sweep_every : in frames larger than ``analyzer.VIDEO_SWEEP_SIDE`` (1500 px), search the
-        frame with the photo's tiles every k-th frame as well (``FaceAnalyzer.
-        video_sweep_upsample``), and follow the faces such a sweep finds until the next
-        sweep even where the whole-frame pass misses them (small faces of HD video).
-        0 = never (the default; ``analyze`` uses ``SWEEP_EVERY``, 5; ``live`` keeps its frame budget).
+    sweep_every : search the frame with the photo's tiles every k-th frame as well
+        (``FaceAnalyzer.video_sweep_upsample``: none when the analyzer's ``upsample`` was
+        chosen), and follow the faces such a sweep finds until the next sweep even where
+        the whole-frame pass misses them (small faces).
+        0 = never (the default; ``analyze`` uses ``sweep_period``: 5 for HD, 10 below; ``live`` keeps its
+        frame budget).
     au_baseline : "population" (AUs referenced to the neutral faces of FER2013, as for
         photos) or "running": each tracked face's AUs referenced to its own running
         median over the last ``window`` frames (``aus.RunningBaseline``; the population

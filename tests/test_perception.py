@@ -169,7 +169,7 @@ def test_small_faces_of_a_large_photo_are_found():
 
 
 def test_hd_video_sweeps_find_small_faces_and_follow_them():
-    """In 1920x1080 frames (over VIDEO_SWEEP_SIDE) a FaceStream with sweep_every=k searches
+    """In 1920x1080 frames a FaceStream with sweep_every=k searches
     with the photo's tiles every k-th frame and follows what it finds: the group photo's
     four ~60-px faces, which the whole-frame pass misses, are found on frame 0 and kept with
     the same ids through the frames in between; without sweeps they are not found."""
@@ -179,7 +179,7 @@ def test_hd_video_sweeps_find_small_faces_and_follow_them():
     from fer_au.samples import group_photo
     from fer_au.stream import FaceStream
     an = FaceAnalyzer(emotion_model=None, au_model=None, aus=False)
-    assert an.video_sweep_upsample(1280) is None and an.video_sweep_upsample(1920) == 3
+    assert an.video_sweep_upsample(640) == 2 and an.video_sweep_upsample(1920) == 3
     assert FaceAnalyzer(emotion_model=None, au_model=None, aus=False, upsample=2).video_sweep_upsample(1920) is None
     group = group_photo()
     k = 60 / np.median([b[2] for b, _ in an.detect(group, upsample=1)])
@@ -191,6 +191,32 @@ def test_hd_video_sweeps_find_small_faces_and_follow_them():
     found = [swept.process(f) for f in frames]
     assert [len(faces) for faces in found] == [4] * 6
     assert all(sorted(f.face_id for f in faces) == sorted(f.face_id for f in found[0]) for faces in found)
+    plain = FaceStream(an)
+    assert max(len(plain.process(f)) for f in frames) < 4
+
+
+def test_sd_video_sweeps_find_faces_the_whole_frame_misses():
+    """640x480 video is swept too (every 10th frame in analyze, session 16): the group
+    photo's faces at ~36 px in a low-contrast frame, of which the whole-frame pass finds
+    two or three, are all found by the sweep and followed with the same ids in between."""
+    from skimage import data
+
+    from fer_au.analyzer import FaceAnalyzer
+    from fer_au.samples import group_photo
+    from fer_au.stream import FaceStream, sweep_period
+    assert sweep_period((640, 480)) == 10 and sweep_period((1920, 1080)) == 5
+    an = FaceAnalyzer(emotion_model=None, au_model=None, aus=False)
+    group = group_photo()
+    k = 36 / np.median([b[2] for b, _ in an.detect(group, upsample=1)])
+    frame = cv2.resize(cv2.cvtColor(data.chelsea(), cv2.COLOR_RGB2BGR), (640, 480), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(group, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+    frame[200:200 + small.shape[0], 150:150 + small.shape[1]] = small
+    frame = (frame * 0.35 + 100).astype(np.uint8)                    # low contrast
+    frames = [np.roll(frame, i, axis=1) for i in range(12)]
+    swept = FaceStream(an, sweep_every=10)
+    found = [swept.process(f) for f in frames]
+    assert [len(faces) for faces in found] == [4] * 12
+    assert all(sorted(f.face_id for f in faces) == [0, 1, 2, 3] for faces in found)
     plain = FaceStream(an)
     assert max(len(plain.process(f)) for f in frames) < 4
 
