@@ -165,8 +165,11 @@ def test_resume_mid_video_keeps_the_track_ids_of_faces_that_came_and_went(faces_
     full = tmp_path / "full.csv"
     assert main(["analyze", video, "-o", str(full), "--no-progress"]) == 0
     df = read(full)
-    first = df.dropna(subset=["face_id"]).groupby("face_id")["frame"].agg(["min", "max"])
-    assert list(first.index) == [0, 1, 2] and first.loc[2, "min"] >= 32       # three tracks
+    span = df.dropna(subset=["face_id"]).groupby("face_id")["frame"].agg(["min", "max"])
+    assert list(span.index) == [0, 1, 2] and span.loc[2, "min"] >= 32        # three tracks
+    # the sweep of frame 10 found the astronaut too: when it leaves after frame 14 it is not
+    # followed as a ghost on the background until the next sweep (held faces' mesh check)
+    assert span.loc[0, "max"] == 14 and df[df["frame"].between(15, 17)]["face_id"].isna().all()
     out = tmp_path / f"cut{suffix}"
     cut_after(full, out, video, 40)
     assert main(["analyze", video, "-o", str(out), "--resume", "--no-progress"]) == 0
