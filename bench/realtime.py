@@ -35,7 +35,7 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def run_once(video, analyzer, detect_every, output=None, keep=False, emotion_every=1):
+def run_once(video, analyzer, detect_every, output=None, keep=False, emotion_every=1, roll_tiles=True):
     """fps of run_live on ``video``; with keep=True also the faces of every frame."""
     from fer_au import live
 
@@ -49,7 +49,7 @@ def run_once(video, analyzer, detect_every, output=None, keep=False, emotion_eve
         live.draw_overlay = spy
     try:
         s = live.run_live(str(video), analyzer, display=False, output=output, detect_every=detect_every,
-                          emotion_every=emotion_every, log=lambda *_: None)
+                          emotion_every=emotion_every, log=lambda *_: None, roll_tiles=roll_tiles)
     finally:
         if keep:
             live.draw_overlay = orig
@@ -86,6 +86,9 @@ def main():
     ap.add_argument("--output", action="store_true", help="also write the annotated video")
     ap.add_argument("--no-compare", action="store_true", help="skip the detect-every-frame comparison")
     ap.add_argument("--workdir", default=None, help="where to put the generated videos (default: a temp dir)")
+    ap.add_argument("--compare-roll", type=int, default=0, metavar="N",
+                    help="also run N pairs without and with live's rolling tile (one tile of the "
+                         "photo's grid with each detection), alternating, and print the fps ratio")
     args = ap.parse_args()
     if args.emotion_every is None:
         from fer_au.commands.live import EMOTION_EVERY_DEFAULT as default
@@ -122,6 +125,16 @@ def main():
             print(f"    detection and emotions on every frame: {s1.fps:6.1f} fps; the shortcuts vs every frame: "
                   f"landmarks differ by {err:.2f}% of the inter-ocular distance, top emotion agrees "
                   f"on {agree * 100:.1f}% of faces, {missing} face(s) missed")
+        if args.compare_roll:
+            fps = {False: [], True: []}
+            for _ in range(args.compare_roll):
+                for roll in (False, True):
+                    fps[roll].append(run_once(video, analyzer, args.detect_every, emotion_every=ek,
+                                              roll_tiles=roll)[0].fps)
+            off, on = np.median(fps[False]), np.median(fps[True])
+            print(f"    rolling tile off / on, {args.compare_roll} alternating pairs: "
+                  f"{' '.join(f'{v:.1f}' for v in fps[False])} / {' '.join(f'{v:.1f}' for v in fps[True])} fps, "
+                  f"medians {off:.1f} / {on:.1f} ({on / off:.2f}x)")
     print(f"peak memory (this process): {peak_mb():.0f} MB;  load average now {os.getloadavg()[0]:.2f}")
 
 

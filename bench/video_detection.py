@@ -10,7 +10,9 @@ Every clip runs through ``FaceStream`` as ``analyze`` runs a video (detection on
 frame, faces followed by their landmarks), once per --sweeps value: 0 is the whole-frame
 pass alone, k > 0 adds a search with the photo's tiles every k-th frame whose faces are
 followed until the next one (``FaceStream(sweep_every=k)``; ``analyze`` uses
-``stream.sweep_period``).  Printed: recall over all frames (a face counts once per frame
+``stream.sweep_period``); "live" runs it as ``live`` did until session 16 (detection every
+3rd frame, whole frame), "roll" as ``live`` does now (each detection also searches one
+tile of that grid in turn: ``FaceStream(roll_tiles=True)``).  Printed: recall over all frames (a face counts once per frame
 it is found in), false positives per frame, both per condition, and ms per frame
 (landmarks and mesh included; no AUs or emotions).  Needs FER2013 for its faces as
 bench/detection.py does (the two photo faces alone with --no-fer).
@@ -49,12 +51,23 @@ def clip(image: np.ndarray, boxes, frames: int):
         yield frame, [(x + dx, y + dy, bw, bh) for x, y, bw, bh in boxes]
 
 
-def run_clips(records, sweep: int, frames: int, analyzer) -> dict:
+def make_stream(analyzer, mode: str):
+    """``mode``: "K" (``analyze``: detection every frame, a sweep every K-th; 0 none),
+    "live" (detection every 3rd frame, no sweep) or "roll" (``live``'s: one tile of the
+    sweep's grid with each detection, in turn)."""
     from fer_au.stream import FaceStream
+    if mode == "live":
+        return FaceStream(analyzer, detect_every=3)
+    if mode == "roll":
+        return FaceStream(analyzer, detect_every=3, roll_tiles=True)
+    return FaceStream(analyzer, detect_every=1, sweep_every=int(mode))
+
+
+def run_clips(records, mode: str, frames: int, analyzer) -> dict:
     per = {}
     ms = []
     for rec in records:
-        stream = FaceStream(analyzer, detect_every=1, sweep_every=sweep)
+        stream = make_stream(analyzer, mode)
         t = per.setdefault(rec.condition, {"faces": 0, "found": 0, "fp": 0, "frames": 0})
         for frame, boxes in clip(rec.image, rec.boxes, frames):
             t0 = time.perf_counter()
@@ -73,13 +86,14 @@ def main():
     ap.add_argument("--canvas", default="1920x1080", metavar="WxH")
     ap.add_argument("--n-per-condition", type=int, default=4)
     ap.add_argument("--frames", type=int, default=20)
-    ap.add_argument("--sweeps", default="0,10", help="comma-separated FaceStream sweep_every values")
+    ap.add_argument("--sweeps", default="0,10", help="comma-separated FaceStream sweep_every values, or "
+                    "'live' (detection every 3rd frame) and 'roll' (the same with live's rolling tile)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-fer", action="store_true")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     D.W, D.H = (int(v) for v in args.canvas.lower().split("x"))
-    sweeps = [int(v) for v in args.sweeps.split(",")]
+    sweeps = [v.strip() for v in args.sweeps.split(",")]
     command = "python bench/video_detection.py" + "".join(f" {a}" for a in sys.argv[1:])
     print(f"$ {command}\nCPU: {cpu_model()}, {os.cpu_count()} cores visible")
 
@@ -97,9 +111,9 @@ def main():
     for sweep in sweeps:
         t0 = time.perf_counter()
         results[sweep] = run_clips(records, sweep, args.frames, analyzer)
-        print(f"sweep_every={sweep}: {time.perf_counter() - t0:.0f} s", flush=True)
+        print(f"{sweep}: {time.perf_counter() - t0:.0f} s", flush=True)
 
-    labels = [f"sweep {s}" if s else "whole frame" for s in sweeps]
+    labels = [s if not s.isdigit() else f"sweep {s}" if int(s) else "whole frame" for s in sweeps]
     print("\nrecall over all frames (found / faces), false positives per frame")
     print(f"{'condition':<16}" + "".join(f"| {lab:<22}" for lab in labels))
     conds = list(D.CONDITIONS) + ["all"]

@@ -250,6 +250,16 @@ class FaceAnalyzer:
         return self.photo_upsample_for(side)
 
 
+    def n_tiles(self, shape, upsample: int) -> int:
+        """How many tiles ``detect(image, upsample, tile=...)`` can search in an image of
+        ``shape`` (BlazeFace; the same copy of at most ``detect_size`` px ``detect`` uses)."""
+        from .faces import FaceDetector
+        if not isinstance(self.detector, FaceDetector) or self.detector.method != "blazeface" or upsample < 1:
+            return 0
+        h, w = shape[:2]
+        scale = min(1.0, self.detect_size / max(h, w)) if self.detect_size else 1.0
+        return len(self.detector._blaze.views((round(h * scale), round(w * scale)), upsample + 1)) - 1
+
     # ------------------------------------------------------------ metadata
     @property
     def au_codes(self) -> list[str]:
@@ -266,10 +276,12 @@ class FaceAnalyzer:
         return columns(self.au_codes)
 
     # ------------------------------------------------------------ stages
-    def detect(self, image: np.ndarray, upsample: int | None = None) -> list[tuple[tuple, float]]:
+    def detect(self, image: np.ndarray, upsample: int | None = None, tile: int | None = None
+               ) -> list[tuple[tuple, float]]:
         """Face boxes ``[((x, y, w, h), score), ...]`` in pixels of ``image`` (BGR or
         grey; BlazeFace reads the colour where there is colour), left to right.
-        ``upsample`` overrides the detector's for this call (``photo_upsample`` for a photo)."""
+        ``upsample`` overrides the detector's for this call (``photo_upsample`` for a photo);
+        ``tile``: search only that tile of its grid (``n_tiles``), not the whole image."""
         import cv2
 
         h, w = image.shape[:2]
@@ -280,7 +292,8 @@ class FaceAnalyzer:
             src = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
                              interpolation=cv2.INTER_AREA)
         from .faces import FaceDetector
-        found = (self.detector.detect(src, min_size=max(1, int(self.min_face * scale)), upsample=upsample)
+        found = (self.detector.detect(src, min_size=max(1, int(self.min_face * scale)), upsample=upsample,
+                                      **({} if tile is None else {"tile": tile}))
                  # the floor in the detector's (possibly downscaled) pixels, passed per call so a
                  # detector the caller owns is left as it was; for Haar it also sets the smallest
                  # window searched, which is most of its cost

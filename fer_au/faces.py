@@ -72,13 +72,15 @@ class FaceDetector:
             if self._haar.empty():
                 raise RuntimeError(f"cannot load the Haar cascade {path}")
 
-    def detect(self, gray: np.ndarray, min_size: int | None = None, upsample: int | None = None) -> list:
+    def detect(self, gray: np.ndarray, min_size: int | None = None, upsample: int | None = None,
+               tile: int | None = None) -> list:
         """Faces in ``gray`` (grey, BGR or BGRA) as ``[((x, y, w, h), score), ...]``, left to right.
 
         Boxes are clipped to the image. Scores: BlazeFace's face probability,
         dlib's SVM margin for HOG, the number of merged neighbour detections for Haar.
         ``min_size``: this call's smallest face side (default: the detector's ``min_size``);
-        ``upsample``: this call's (default: the detector's ``upsample``).
+        ``upsample``: this call's (default: the detector's ``upsample``); ``tile`` (BlazeFace):
+        search only that tile (1, 2, ...) of the grid ``upsample`` gives, not the whole image.
         """
         min_size = self.min_size if min_size is None else int(min_size)
         up = self.upsample if upsample is None else int(upsample)
@@ -86,11 +88,13 @@ class FaceDetector:
             img = np.asarray(gray)
             from .mesh import _rgb
             rgb = _rgb(img)     # once, for the detector and every proposal the mesh checks
-            found = _one_per_face(self._blaze.detect_full_rgb(rgb, up + 1 if up else 0),
+            found = _one_per_face(self._blaze.detect_full_rgb(rgb, up + 1 if up else 0, only=tile),
                                   lambda d: d["score"] >= BLAZE_SURE
                                   or self._verifier.predict_rgb(rgb, d["box"], refine=False)[1] >= 0.5)
             out = [(dlib_like_box(d["box"]), d["score"]) for d in found]
             return [(b, s) for b, s in out if min(b[2], b[3]) >= min_size]
+        if tile is not None:
+            raise ValueError(f"only BlazeFace searches single tiles, not {self.method}")
         img = _gray(gray)
         out = []
         if self.method == "hog":

@@ -194,8 +194,10 @@ def run_live(source, analyzer, *, display: bool = True, output=None, csv=None, s
              detect_every: int = 3, au_baseline: str = "population", max_frames: int | None = None,
              emotion_every: int = 1,
              snapshot_dir=".",
-             realtime: bool | None = None, log=print) -> LiveSummary:
+             realtime: bool | None = None, log=print, roll_tiles: bool = True) -> LiveSummary:
     """Run the live loop until the source ends, q/Esc is pressed, or ``max_frames``.
+    ``roll_tiles``: each detection also searches one tile of the photo's grid, in turn
+    (``FaceStream``; none where the analyzer's ``upsample`` was given).
 
     Raises :class:`MediaError` (one line) for a source, output or display that
     cannot be opened.
@@ -227,7 +229,7 @@ def run_live(source, analyzer, *, display: bool = True, output=None, csv=None, s
     source_name = f"camera:{src}" if isinstance(src, int) else str(src)
 
     stream = FaceStream(analyzer, detect_every=detect_every, smooth=smooth, au_baseline=au_baseline,
-                        emotion_every=emotion_every)
+                        emotion_every=emotion_every, roll_tiles=roll_tiles)
     models = analyzer.model_names()
     clock = FrameClock(fps_src) if is_file else None   # a file's own times; else the wall clock
     warned = False

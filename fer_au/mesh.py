@@ -208,17 +208,22 @@ class BlazeFace:
         ``tiles`` overrides the detector's own for this call."""
         return self.detect_full_rgb(_rgb(image), tiles)
 
-    def detect_full_rgb(self, rgb: np.ndarray, tiles: int | None = None) -> list[dict]:
-        """As ``detect_full`` for an image already in RGB (skips the conversion)."""
+    def detect_full_rgb(self, rgb: np.ndarray, tiles: int | None = None, only: int | None = None) -> list[dict]:
+        """As ``detect_full`` for an image already in RGB (skips the conversion).  ``only``:
+        search that one tile of the grid (1, 2, ... in ``views``' order), not the whole image."""
         h, w = rgb.shape[:2]
         rows, scores = [], []
         for k, (x0, y0, side) in enumerate(self.views(rgb.shape, tiles)):
+            if only is not None and k != only:
+                continue
             r, sc = self._pass(rgb, x0, y0, side)
             if k:       # a tile: only the small faces it is there for, whole in the tile
                 keep = _whole_small_faces(r, x0, y0, side, w, h)
                 r, sc = r[keep], sc[keep]
             rows.append(r)
             scores.append(sc)
+        if not rows:
+            return []
         faces = _weighted_nms(np.concatenate(rows), np.concatenate(scores), 0.3)
         if not faces:
             return []

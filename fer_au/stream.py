@@ -20,7 +20,8 @@ from .tracking import WARMUP, iou
 # sweep drops it), 30 / 53 / 38 ms a frame (with the held faces' fixed box and ``_same_face``
 # since: 66.7 %, 0.11); 640x480 clips (session 16, 3x3 tiles): 65.3 / 83.3 / 83.3 %, false
 # positives 0.05 / 0.08 / 0.09, 12 / 24 / 19 ms a frame (detection and landmarks only): there
-# every 10th frame finds as many for less.  ``live`` does not sweep (its frame budget).
+# every 10th frame finds as many for less.  ``live`` spreads it over its detections instead
+# (``roll_tiles``: a whole sweep would stall its view).
 SWEEP_EVERY = 5
 SWEEP_EVERY_SD = 10
 SWEEP_SD_SIDE = 1500
@@ -76,6 +77,14 @@ def _same_face(a, b) -> bool:
 HELD_PRESENCE = 0.05
 
 
+def _mostly_inside(a, b, share: float = 0.6) -> bool:
+    """Does box ``a`` lie mostly (``share`` of its area) inside ``b``, at least twice its area?"""
+    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    area = max(a[2] * a[3], 1e-9)
+    return ix * iy >= share * area and b[2] * b[3] >= 2 * area
+
+
 def _still_a_face(bgr, box) -> bool:
     """Does the face mesh, run once on ``box``, still see a face there (``HELD_PRESENCE``)?"""
     from .mesh import shared_mesh
@@ -111,8 +120,10 @@ class FaceStream:
         (``FaceAnalyzer.video_sweep_upsample``: none when the analyzer's ``upsample`` was
         chosen), and follow the faces such a sweep finds until the next sweep even where
         the whole-frame pass misses them (small faces).
-        0 = never (the default; ``analyze`` uses ``sweep_period``: 5 for HD, 10 below; ``live`` keeps its
-        frame budget).
+        0 = never (the default; ``analyze`` uses ``sweep_period``: 5 for HD, 10 below).
+    roll_tiles : spread that search over the detections instead (``live``: a whole sweep
+        would stall its view): each detection also searches one tile of the grid, in turn,
+        and a face only a tile found is followed until its tile comes round again.
     au_baseline : "population" (AUs referenced to the neutral faces of FER2013, as for
         photos) or "running": each tracked face's AUs referenced to its own running
         median over the last ``window`` frames (``aus.RunningBaseline``; the population
@@ -124,7 +135,7 @@ class FaceStream:
 
     def __init__(self, analyzer: FaceAnalyzer, detect_every: int = 1, smooth: float = 0.0,
                  max_missed: int = 10, au_baseline: str = "population", window: int = 300,
-                 emotion_every: int = 1, sweep_every: int = 0):
+                 emotion_every: int = 1, sweep_every: int = 0, roll_tiles: bool = False):
         from .tracking import EmotionSmoother, Tracker
 
         if detect_every < 1:
@@ -136,6 +147,9 @@ class FaceStream:
             raise ValueError("sweep_every must be >= 0")
         self.sweep_every = int(sweep_every)
         self._swept: dict[int, tuple] = {}   # track id -> its box's (w, h) at the last sweep
+        self.roll_tiles = bool(roll_tiles)
+        self._roll = 0                       # detections so far with a rolling tile
+        self._found: dict[int, int] = {}     # track id -> frame count its rolling tile last found it
         self._emotions: dict[int, tuple[int, dict]] = {}   # track id -> (frame, its emotions)
         # alternate the views only where the model averages a face with its mirror image
         self._alternate = self.emotion_every > 1 and bool(getattr(analyzer.emotion_model, "tta", False))
@@ -162,20 +176,25 @@ class FaceStream:
         h, w = gray.shape[:2]
         n = self._n
         count = n if index is None else int(index)
-        sweep_up = self.analyzer.video_sweep_upsample(max(h, w)) if self.sweep_every else None
-        sweep_now = sweep_up is not None and count % self.sweep_every == 0
+        sweep_up = self.analyzer.video_sweep_upsample(max(h, w)) if self.sweep_every or self.roll_tiles else None
+        sweep_now = sweep_up is not None and self.sweep_every > 0 and count % self.sweep_every == 0
         detect_now = sweep_now or (count % self.detect_every == 0) or not self._follow
         self._n += 1
         if detect_now:
             dets = self.analyzer.detect(bgr, sweep_up) if sweep_now else self.analyzer.detect(bgr)
+            rolled = self._rolling_tile(bgr, sweep_up, dets) if self.roll_tiles and sweep_up is not None \
+                and not sweep_now else []
+            dets = list(dets) + rolled
             # a face the last sweep found and this pass misses is followed until the next sweep,
             # while the face mesh still sees a face there
-            looked = {} if sweep_now else {t: self._held_box(t) for t in self._follow if t in self._swept}
+            looked = {} if sweep_now else {t: self._held_box(t) for t in self._follow
+                                           if t in self._swept and self._still_held(t, count, gray.shape)}
             held = [t for t, (hb, _) in looked.items()
                     if not any(_same_face(hb, b) for b, _ in dets) and _still_a_face(bgr, hb)]
             boxes = list(dets) + [looked[t] for t in held]
             # ids first (from the boxes each Face will carry), so emotion turns are known
             ids = self.tracker.update([tuple(int(v) for v in box) for box, _ in boxes])
+            by_tile = set(ids[len(dets) - len(rolled):len(dets)])
             prev = [None] * len(dets) + [self._follow[t][3] for t in held]
             faces = self.analyzer.analyze_bgr(bgr, gray=gray, boxes=boxes, follow=prev if held else None,
                                               emotions_for=self._emotion_turns(ids, n)) if boxes else []
@@ -196,6 +215,9 @@ class FaceStream:
             faces, ids = kept, kept_ids
             if sweep_now:
                 self._swept = {tid: (box[2], box[3]) for tid, box in zip(ids, kept_boxes)}
+            for tid, box in zip(ids, kept_boxes):
+                if tid in by_tile:                      # found by the rolling tile alone
+                    self._swept[tid], self._found[tid] = (box[2], box[3]), count
         else:
             tids = list(self._follow)
             predicted = [self._predicted(t) for t in tids]
@@ -214,6 +236,7 @@ class FaceStream:
             self.tracker.update_known({tid: f.box for tid, f in zip(ids, faces)})
         self._follow = follow
         self._swept = {t: wh for t, wh in self._swept.items() if t in follow}
+        self._found = {t: c for t, c in self._found.items() if t in follow}
         for f, tid in zip(faces, ids):
             f.face_id = int(tid)
             if f.emotions is None and tid in self._emotions:      # not its turn: hold
@@ -242,6 +265,30 @@ class FaceStream:
         lb = _landmark_bbox(lm)
         box = (lb[0] + rel[0] * lb[2], lb[1] + rel[1] * lb[3], rel[2] * lb[2], rel[3] * lb[3])
         return tuple(int(round(v)) for v in box), score, lb
+
+    def _rolling_tile(self, bgr, upsample: int, dets) -> list:
+        """``roll_tiles``: the faces one tile of the sweep's grid finds that the whole-frame
+        pass did not (``dets``); each detection searches the next tile, so the grid is
+        covered every ``n_tiles`` detections at the cost of one tile a detection."""
+        n = self.analyzer.n_tiles(bgr.shape, upsample)
+        if not n:
+            return []
+        tile = 1 + self._roll % n
+        self._roll += 1
+        # a tile sees only part of a larger face and may take an eye for a small face: boxes
+        # lying mostly inside a face the whole frame found are that (as mesh._drop_inner judges)
+        known = [b for b, _ in dets]
+        return [(box, score) for box, score in self.analyzer.detect(bgr, upsample, tile=tile)
+                if not any(_same_face(box, b) or _mostly_inside(box, b) for b in known)]
+
+    def _still_held(self, tid: int, count: int, shape) -> bool:
+        """A face only a rolling tile found is held until its tile has come round again
+        (``n_tiles`` detections) without finding it; a sweep's faces until the next sweep."""
+        if tid not in self._found:
+            return True
+        up = self.analyzer.video_sweep_upsample(max(shape[:2]))
+        cycle = self.analyzer.n_tiles(shape, up) * self.detect_every if up is not None else 0
+        return count - self._found[tid] <= cycle
 
     def _held_box(self, tid: int):
         """(box, score) where a face the last sweep found is looked for: centred where its

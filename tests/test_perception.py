@@ -195,30 +195,55 @@ def test_hd_video_sweeps_find_small_faces_and_follow_them():
     assert max(len(plain.process(f)) for f in frames) < 4
 
 
-def test_sd_video_sweeps_find_faces_the_whole_frame_misses():
-    """640x480 video is swept too (every 10th frame in analyze, session 16): the group
-    photo's faces at ~36 px in a low-contrast frame, of which the whole-frame pass finds
-    two or three, are all found by the sweep and followed with the same ids in between."""
+def _low_contrast_group_frames(an, n: int):
+    """The group photo's four faces at ~36 px in a low-contrast 640x480 frame, panning:
+    the whole-frame pass finds two or three of them."""
     from skimage import data
 
-    from fer_au.analyzer import FaceAnalyzer
     from fer_au.samples import group_photo
-    from fer_au.stream import FaceStream, sweep_period
-    assert sweep_period((640, 480)) == 10 and sweep_period((1920, 1080)) == 5
-    an = FaceAnalyzer(emotion_model=None, au_model=None, aus=False)
     group = group_photo()
     k = 36 / np.median([b[2] for b, _ in an.detect(group, upsample=1)])
     frame = cv2.resize(cv2.cvtColor(data.chelsea(), cv2.COLOR_RGB2BGR), (640, 480), interpolation=cv2.INTER_AREA)
     small = cv2.resize(group, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
     frame[200:200 + small.shape[0], 150:150 + small.shape[1]] = small
-    frame = (frame * 0.35 + 100).astype(np.uint8)                    # low contrast
-    frames = [np.roll(frame, i, axis=1) for i in range(12)]
+    frame = (frame * 0.35 + 100).astype(np.uint8)
+    return [np.roll(frame, i, axis=1) for i in range(n)]
+
+
+def test_sd_video_sweeps_find_faces_the_whole_frame_misses():
+    """640x480 video is swept too (every 10th frame in analyze, session 16): the group
+    photo's faces at ~36 px in a low-contrast frame, of which the whole-frame pass finds
+    two or three, are all found by the sweep and followed with the same ids in between."""
+    from fer_au.analyzer import FaceAnalyzer
+    from fer_au.stream import FaceStream, sweep_period
+    assert sweep_period((640, 480)) == 10 and sweep_period((1920, 1080)) == 5
+    an = FaceAnalyzer(emotion_model=None, au_model=None, aus=False)
+    frames = _low_contrast_group_frames(an, 12)
     swept = FaceStream(an, sweep_every=10)
     found = [swept.process(f) for f in frames]
     assert [len(faces) for faces in found] == [4] * 12
     assert all(sorted(f.face_id for f in faces) == [0, 1, 2, 3] for faces in found)
     plain = FaceStream(an)
     assert max(len(plain.process(f)) for f in frames) < 4
+
+
+def test_live_rolling_tile_finds_faces_the_whole_frame_misses():
+    """live's stream (detection every 3rd frame) searches one tile of the 3x3 grid with each
+    detection, in turn (six tiles cover 640x480): within the grid's cycle it finds the
+    fourth face the whole-frame pass never finds, and follows more faces over the clip."""
+    from fer_au.analyzer import FaceAnalyzer
+    from fer_au.stream import FaceStream
+    an = FaceAnalyzer(emotion_model=None, au_model=None, aus=False)
+    assert an.n_tiles((480, 640), 2) == 6 and an.n_tiles((480, 640), 0) == 0
+    frames = _low_contrast_group_frames(an, 30)
+    counts = {}
+    for roll in (False, True):
+        stream = FaceStream(an, detect_every=3, roll_tiles=roll)
+        counts[roll] = [len(stream.process(f)) for f in frames]
+    assert max(counts[False]) < 4 and max(counts[True][:19]) == 4
+    assert sum(counts[True]) > sum(counts[False]) + 10
+    # an explicit upsample turns it off (that choice is used on every detection instead)
+    assert FaceAnalyzer(emotion_model=None, au_model=None, aus=False, upsample=0).video_sweep_upsample(640) is None
 
 
 def test_mesh_points_and_their_68(astronaut_bgr):

@@ -25,8 +25,9 @@ def add_model_options(p, *, detect_every_default: int = 1) -> None:
                         "per 500 px of the longer side, up to 8x8: a 4000x3000 photo gets 7, ~0.3 s), so "
                         "a small face of a large photo is still found; 0 for video frames (analyze also "
                         "searches each video with the photo's tiles every 10th frame, every 5th over 1500 "
-                        "px, and follows the faces found in between; an explicit --upsample replaces "
-                        "that: --upsample 0 is the fastest), live and the other detectors")
+                        "px, and follows the faces found in between; live searches one tile of that grid "
+                        "with each detection, in turn; an explicit --upsample replaces both: --upsample 0 "
+                        "is the fastest), and with the other detectors")
     g.add_argument("--min-face", type=int, default=24, metavar="PX", help="smallest face side kept (default 24)")
     g.add_argument("--detect-size", type=int, default=1280, metavar="PX",
                    help="detect on a copy whose longer side is at most PX (0 = full size; default 1280)")
