@@ -12,9 +12,9 @@ pass alone, k > 0 adds a search with the photo's tiles every k-th frame whose fa
 followed until the next one (``FaceStream(sweep_every=k)``; ``analyze`` uses
 ``stream.sweep_period``); "live" runs it as ``live`` did until session 16 (detection every
 3rd frame, whole frame), "roll" as ``live`` does now (each detection also searches one
-tile of that grid in turn: ``FaceStream(roll_tiles=True)``).  Printed: recall over all frames (a face counts once per frame
-it is found in), false positives per frame, both per condition, and ms per frame
-(landmarks and mesh included; no AUs or emotions).  Needs FER2013 for its faces as
+tile of that grid in turn: ``FaceStream(roll_tiles=True)``).  Printed: recall over all
+frames (a face counts once per frame it is found in), false positives per frame, both per
+condition, and ms per frame (landmarks and mesh included; no AUs or emotions).  Needs FER2013 for its faces as
 bench/detection.py does (the two photo faces alone with --no-fer).
 """
 from __future__ import annotations

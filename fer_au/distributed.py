@@ -16,8 +16,9 @@ What changes is where the rows are computed:
   single stream's.  Frames are also swept for small faces every ``stream.sweep_period``-th
   frame, and the faces a sweep found are held until the next, so such a segment starts at
   the sweep before its first frame (``stream.warm_start``).  Its warm-up frames are not
-  written; they overlap the previous segment and re-link its track ids: a warm-up face takes the id of the face with the
-  same box (best IoU) in the previous segment's rows of that frame, and a track first
+  written; they overlap the previous segment and re-link its track ids: a warm-up face
+  takes the id of the face with the same box (best IoU) in the previous segment's rows of
+  that frame, and a track first
   seen after the warm-up takes the next new id, as the single stream's tracker would
   give it (``tracking.TrackStitch``).  ``warmup`` (>= 2 x (the tracker's max_missed + 1)
   frames) lets every track that a single run could still re-attach reach the segment's
