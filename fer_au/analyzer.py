@@ -254,11 +254,11 @@ class FaceAnalyzer:
         """How many tiles ``detect(image, upsample, tile=...)`` can search in an image of
         ``shape`` (BlazeFace; the same copy of at most ``detect_size`` px ``detect`` uses)."""
         from .faces import FaceDetector
-        if not isinstance(self.detector, FaceDetector) or self.detector.method != "blazeface" or upsample < 1:
+        if not isinstance(self.detector, FaceDetector):
             return 0
         h, w = shape[:2]
         scale = min(1.0, self.detect_size / max(h, w)) if self.detect_size else 1.0
-        return len(self.detector._blaze.views((round(h * scale), round(w * scale)), upsample + 1)) - 1
+        return self.detector.n_tiles((round(h * scale), round(w * scale)), upsample)
 
     # ------------------------------------------------------------ metadata
     @property

@@ -72,6 +72,13 @@ class FaceDetector:
             if self._haar.empty():
                 raise RuntimeError(f"cannot load the Haar cascade {path}")
 
+    def n_tiles(self, shape, upsample: int) -> int:
+        """How many tiles ``detect(..., upsample, tile=k)`` can search (k = 1..n) in an image
+        of ``shape``; 0 for the detectors that search no tiles."""
+        if self.method != "blazeface" or upsample < 1:
+            return 0
+        return len(self._blaze.views(shape, upsample + 1)) - 1
+
     def detect(self, gray: np.ndarray, min_size: int | None = None, upsample: int | None = None,
                tile: int | None = None) -> list:
         """Faces in ``gray`` (grey, BGR or BGRA) as ``[((x, y, w, h), score), ...]``, left to right.
