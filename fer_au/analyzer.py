@@ -249,7 +249,6 @@ class FaceAnalyzer:
             return None
         return self.photo_upsample_for(side)
 
-
     def n_tiles(self, shape, upsample: int) -> int:
         """How many tiles ``detect(image, upsample, tile=...)`` can search in an image of
         ``shape`` (BlazeFace; the same copy of at most ``detect_size`` px ``detect`` uses)."""
@@ -293,7 +292,7 @@ class FaceAnalyzer:
                              interpolation=cv2.INTER_AREA)
         from .faces import FaceDetector
         found = (self.detector.detect(src, min_size=max(1, int(self.min_face * scale)), upsample=upsample,
-                                      **({} if tile is None else {"tile": tile}))
+                                      tile=tile)
                  # the floor in the detector's (possibly downscaled) pixels, passed per call so a
                  # detector the caller owns is left as it was; for Haar it also sets the smallest
                  # window searched, which is most of its cost

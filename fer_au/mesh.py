@@ -270,18 +270,18 @@ def _drop_inner(faces: list) -> list:
     a tile's view of a cheek) taken for a small face of its own.  A less probable box
     around a face is no reason to drop it (session 14: a tile's 0.17 box on the grey
     around a small face removed the whole image's 0.35 detection of that face)."""
-    area = [max(float(r[2] - r[0]) * float(r[3] - r[1]), 1e-9) for r, _ in faces]
-    keep = []
-    for i, (r, si) in enumerate(faces):
-        for j, (q, sj) in enumerate(faces):
-            if j != i and area[j] >= 2 * area[i] and sj >= si:
-                iw = min(r[2], q[2]) - max(r[0], q[0])
-                ih = min(r[3], q[3]) - max(r[1], q[1])
-                if iw > 0 and ih > 0 and iw * ih >= 0.6 * area[i]:
-                    break
-        else:
-            keep.append(faces[i])
-    return keep
+    return [(r, si) for i, (r, si) in enumerate(faces)
+            if not any(j != i and sj >= si and lies_inside(r, q) for j, (q, sj) in enumerate(faces))]
+
+
+def lies_inside(a, b) -> bool:
+    """Does box ``a`` (x0, y0, x1, y1) lie mostly (60 % of its area) inside ``b``, a box at
+    least twice its area: a part of a face taken for a small face of its own?"""
+    area_a = max(float(a[2] - a[0]) * float(a[3] - a[1]), 1e-9)
+    area_b = max(float(b[2] - b[0]) * float(b[3] - b[1]), 1e-9)
+    iw = min(a[2], b[2]) - max(a[0], b[0])
+    ih = min(a[3], b[3]) - max(a[1], b[1])
+    return area_b >= 2 * area_a and iw > 0 and ih > 0 and iw * ih >= 0.6 * area_a
 
 
 def _whole_small_faces(rows: np.ndarray, x0: int, y0: int, side: int, w: int, h: int) -> np.ndarray:

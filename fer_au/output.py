@@ -348,31 +348,33 @@ def scan_csv(path) -> dict[str, Progress]:
     """--resume without a journal (a finished run, or a file from an older version): an
     input with rows counts as done, except a video without an error row, which is
     continued after its last frame (and is done when no frame follows)."""
-    path = Path(path)
-
-    def rows(reader, header):
-        i_in, i_fr = header.index("input"), header.index("frame")
-        i_t = header.index("approx_time") if "approx_time" in header else None
-        i_err = header.index(ERROR_COLUMN) if ERROR_COLUMN in header else None
-        for row in reader:
-            if len(row) != len(header):
-                continue
+    def rows():
+        for cells in _csv_cells(path, ["input", "frame", "approx_time", ERROR_COLUMN]):
             try:
-                f = int(row[i_fr] or 0)
+                f = int(cells["frame"] or 0)
             except ValueError:
                 f = None
             try:
-                t = float(row[i_t]) if i_t is not None and row[i_t] else None
+                t = float(cells["approx_time"]) if cells.get("approx_time") else None
             except ValueError:
                 t = None
-            yield row[i_in], f, t, row[i_err] if i_err is not None else ""
+            yield cells["input"], f, t, cells.get(ERROR_COLUMN, "")
 
+    return progress_from_rows(rows())
+
+
+def _csv_cells(path, want):
+    """The cells of columns ``want`` (those the file has) of each whole row of a results CSV."""
+    path = Path(path)
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.reader(fh)
         header = next(reader, [])
         if "input" not in header or "frame" not in header:
             raise ValueError(f"{path}: cannot resume, it is not a fer_au results CSV (no input/frame columns)")
-        return progress_from_rows(rows(reader, header))
+        at = {c: header.index(c) for c in want if c in header}
+        for row in reader:
+            if len(row) == len(header):
+                yield {c: row[i] for c, i in at.items()}
 
 
 def progress_from_rows(rows) -> dict[str, Progress]:
@@ -427,23 +429,16 @@ def video_history(rows, key: str, since: int) -> VideoHistory:
 
 def csv_video_history(path, key: str, since: int) -> VideoHistory:
     """``video_history`` of a results CSV (one pass over the file)."""
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, [])
-        at = {c: header.index(c) for c in ["input", "frame", "approx_time"] + HISTORY_COLUMNS if c in header}
+    def rows():
+        for cells in _csv_cells(path, ["input", "frame", "approx_time"] + HISTORY_COLUMNS):
+            try:
+                f = int(cells["frame"] or 0)
+                t = float(cells["approx_time"]) if cells["approx_time"] else None
+            except (ValueError, KeyError):
+                continue
+            yield cells["input"], f, t, {c: cells[c] for c in HISTORY_COLUMNS if c in cells}
 
-        def rows():
-            for row in reader:
-                if len(row) != len(header):
-                    continue
-                try:
-                    f = int(row[at["frame"]] or 0)
-                    t = float(row[at["approx_time"]]) if row[at["approx_time"]] else None
-                except (ValueError, KeyError):
-                    continue
-                yield row[at["input"]], f, t, {c: row[at[c]] for c in HISTORY_COLUMNS if c in at}
-
-        return video_history(rows(), key, since)
+    return video_history(rows(), key, since)
 
 
 def open_writer(path, cols, resume: bool = False, journal: bool = False):

@@ -406,29 +406,11 @@ def _read_journal(jpath):
 
 def scan_dataset(path) -> dict[str, Progress]:
     """--resume without a journal: what the dataset's rows say (as ``output.scan_csv``)."""
-    import math
-
-    pa = _pyarrow()
-    want = ["input", "frame", "approx_time", ERROR_COLUMN]
-
     def rows():
-        for part in part_files(path):
-            try:
-                names = pa.parquet.read_schema(part).names
-                if "input" not in names or "frame" not in names:
-                    raise ValueError(f"{part}: cannot resume, it is not a fer_au results part "
-                                     "(no input/frame columns)")
-                t = pa.parquet.read_table(part, columns=[c for c in want if c in names]).to_pydict()
-            except (OSError, pa.ArrowException) as exc:
-                raise ValueError(f"{part}: cannot resume, this part cannot be read ({exc})") from None
-            n = len(t["input"])
-            times = t.get("approx_time", [None] * n)
+        for t, n in _part_columns(part_files(path), ["input", "frame", "approx_time", ERROR_COLUMN]):
             errors = t.get(ERROR_COLUMN, [None] * n)
-            for i in range(n):
-                tm = times[i]
-                yield (t["input"][i], t["frame"][i] or 0,
-                       None if tm is None or (isinstance(tm, float) and math.isnan(tm)) else float(tm),
-                       errors[i] or "")
+            for i, (name, f, tm) in enumerate(_frames(t, n)):
+                yield name, f, tm, errors[i] or ""
 
     return progress_from_rows(rows())
 
@@ -437,8 +419,6 @@ def dataset_video_history(path, key: str, since: int, parts=None):
     """``output.video_history`` of a dataset's parts (``parts``: these part names only)."""
     import math
 
-    pa = _pyarrow()
-    want = ["input", "frame", "approx_time"] + HISTORY_COLUMNS
     files = part_files(path) if parts is None else [Path(path) / p for p in parts]
 
     def text(v):    # the CSV's spelling: an integer id as "3", a box as its float
@@ -447,18 +427,37 @@ def dataset_video_history(path, key: str, since: int, parts=None):
         return str(int(v)) if isinstance(v, int) else repr(float(v))
 
     def rows():
-        for part in files:
-            names = pa.parquet.read_schema(part).names
-            t = pa.parquet.read_table(part, columns=[c for c in want if c in names]).to_pydict()
-            n = len(t["input"])
-            times = t.get("approx_time", [None] * n)
-            for i in range(n):
-                tm = times[i]
-                yield (t["input"][i], t["frame"][i] or 0,
-                       None if tm is None or (isinstance(tm, float) and math.isnan(tm)) else float(tm),
-                       {c: text(t[c][i]) for c in HISTORY_COLUMNS if c in t})
+        for t, n in _part_columns(files, ["input", "frame", "approx_time"] + HISTORY_COLUMNS):
+            for i, (name, f, tm) in enumerate(_frames(t, n)):
+                yield name, f, tm, {c: text(t[c][i]) for c in HISTORY_COLUMNS if c in t}
 
     return video_history(rows(), key, since)
+
+
+def _part_columns(files, want):
+    """``(columns as lists, row count)`` of each part, the columns of ``want`` it has."""
+    pa = _pyarrow()
+    for part in files:
+        try:
+            names = pa.parquet.read_schema(part).names
+            if "input" not in names or "frame" not in names:
+                raise ValueError(f"{part}: cannot resume, it is not a fer_au results part "
+                                 "(no input/frame columns)")
+            t = pa.parquet.read_table(part, columns=[c for c in want if c in names]).to_pydict()
+        except (OSError, pa.ArrowException) as exc:
+            raise ValueError(f"{part}: cannot resume, this part cannot be read ({exc})") from None
+        yield t, len(t["input"])
+
+
+def _frames(t, n):
+    """(input, frame, time or None) of each of a part's ``n`` rows."""
+    import math
+
+    times = t.get("approx_time", [None] * n)
+    for i in range(n):
+        tm = times[i]
+        yield (t["input"][i], t["frame"][i] or 0,
+               None if tm is None or (isinstance(tm, float) and math.isnan(tm)) else float(tm))
 
 
 def read_dataset(path):

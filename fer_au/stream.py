@@ -77,14 +77,6 @@ def _same_face(a, b) -> bool:
 HELD_PRESENCE = 0.05
 
 
-def _mostly_inside(a, b, share: float = 0.6) -> bool:
-    """Does box ``a`` lie mostly (``share`` of its area) inside ``b``, at least twice its area?"""
-    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    area = max(a[2] * a[3], 1e-9)
-    return ix * iy >= share * area and b[2] * b[3] >= 2 * area
-
-
 def _still_a_face(bgr, box) -> bool:
     """Does the face mesh, run once on ``box``, still see a face there (``HELD_PRESENCE``)?"""
     from .mesh import shared_mesh
@@ -182,13 +174,15 @@ class FaceStream:
         self._n += 1
         if detect_now:
             dets = self.analyzer.detect(bgr, sweep_up) if sweep_now else self.analyzer.detect(bgr)
-            rolled = self._rolling_tile(bgr, sweep_up, dets) if self.roll_tiles and sweep_up is not None \
-                and not sweep_now else []
+            n_roll = self.analyzer.n_tiles(gray.shape, sweep_up) if self.roll_tiles and sweep_up is not None \
+                and not sweep_now else 0
+            rolled = self._rolling_tile(bgr, sweep_up, dets, n_roll) if n_roll else []
             dets = list(dets) + rolled
-            # a face the last sweep found and this pass misses is followed until the next sweep,
-            # while the face mesh still sees a face there
-            looked = {} if sweep_now else {t: self._held_box(t) for t in self._follow
-                                           if t in self._swept and self._still_held(t, count, gray.shape)}
+            # a face the last sweep found and this pass misses is followed until the next sweep
+            # (one the rolling tile found, until its tile has come round again without finding
+            # it: n_roll detections), while the face mesh still sees a face there
+            looked = {} if sweep_now else {t: self._held_box(t) for t in self._follow if t in self._swept
+                                           and count - self._found.get(t, count) <= n_roll * self.detect_every}
             held = [t for t, (hb, _) in looked.items()
                     if not any(_same_face(hb, b) for b, _ in dets) and _still_a_face(bgr, hb)]
             boxes = list(dets) + [looked[t] for t in held]
@@ -266,29 +260,20 @@ class FaceStream:
         box = (lb[0] + rel[0] * lb[2], lb[1] + rel[1] * lb[3], rel[2] * lb[2], rel[3] * lb[3])
         return tuple(int(round(v)) for v in box), score, lb
 
-    def _rolling_tile(self, bgr, upsample: int, dets) -> list:
-        """``roll_tiles``: the faces one tile of the sweep's grid finds that the whole-frame
-        pass did not (``dets``); each detection searches the next tile, so the grid is
-        covered every ``n_tiles`` detections at the cost of one tile a detection."""
-        n = self.analyzer.n_tiles(bgr.shape, upsample)
-        if not n:
-            return []
+    def _rolling_tile(self, bgr, upsample: int, dets, n: int) -> list:
+        """``roll_tiles``: the faces one tile of the sweep's grid (``n`` tiles) finds that the
+        whole-frame pass did not (``dets``); each detection searches the next tile, so the
+        grid is covered every ``n`` detections at the cost of one tile a detection."""
         tile = 1 + self._roll % n
         self._roll += 1
         # a tile sees only part of a larger face and may take an eye for a small face: boxes
         # lying mostly inside a face the whole frame found are that (as mesh._drop_inner judges)
-        known = [b for b, _ in dets]
-        return [(box, score) for box, score in self.analyzer.detect(bgr, upsample, tile=tile)
-                if not any(_same_face(box, b) or _mostly_inside(box, b) for b in known)]
+        from .mesh import lies_inside
 
-    def _still_held(self, tid: int, count: int, shape) -> bool:
-        """A face only a rolling tile found is held until its tile has come round again
-        (``n_tiles`` detections) without finding it; a sweep's faces until the next sweep."""
-        if tid not in self._found:
-            return True
-        up = self.analyzer.video_sweep_upsample(max(shape[:2]))
-        cycle = self.analyzer.n_tiles(shape, up) * self.detect_every if up is not None else 0
-        return count - self._found[tid] <= cycle
+        def corners(b):
+            return (b[0], b[1], b[0] + b[2], b[1] + b[3])
+        return [(box, score) for box, score in self.analyzer.detect(bgr, upsample, tile=tile)
+                if not any(_same_face(box, b) or lies_inside(corners(box), corners(b)) for b, _ in dets)]
 
     def _held_box(self, tid: int):
         """(box, score) where a face the last sweep found is looked for: centred where its
