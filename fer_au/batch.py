@@ -287,10 +287,7 @@ def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops
         return state["analyzer"]
 
     cols = analyzer.columns() if analyzer is not None else columns()
-    persons = None
-    if identities:   # person ids from face descriptors, kept across inputs with "run"
-        from .identity import PersonRegistry
-        persons = PersonRegistry.for_run(csv, identities, resume)
+    if identities:
         cols = cols + ["person"]
     writer = None
     if csv:
@@ -300,14 +297,24 @@ def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops
             summary.write_error = str(exc)
             return summary
     done = writer.progress if writer is not None else {}
+    persons = None
+    if identities:   # person ids from face descriptors, kept across inputs with "run"
+        from .identity import PersonRegistry
+        try:         # a resumed run replays the people of the rows the output holds
+            persons = PersonRegistry.for_run(csv, identities, resume, progress=done)
+        except OSError as exc:
+            if writer is not None:
+                writer.close()
+            summary.write_error = f"{PersonRegistry.state_path(csv)}: cannot write ({exc.strerror or exc})"
+            return summary
 
     bar = tqdm(total=len(files), unit="input", disable=None if progress else True, dynamic_ncols=True,
                desc="analyze", file=sys.stderr)
 
     def emit(rows, commit):
         """Write rows; ``commit`` is what they complete (see CSVWriter.write_rows)."""
-        if persons is not None:
-            persons.label(rows)
+        if persons is not None:      # before the rows: its log line must not come after them
+            persons.label(rows, commit)
         if writer is not None:
             writer.write_rows(rows, done=commit)
         if keep_rows:
@@ -405,12 +412,12 @@ def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops
                        au_baseline=au_baseline, crops=crops, identities=identities, summary=summary, emit=emit,
                        fail=fail, post=post, check_ctrl_c=check_ctrl_c, progress=progress, err=err,
                        segment_frames=segment_frames,
-                       history=writer.video_history if writer is not None else None)
+                       history=writer.video_history if writer is not None else None, persons=persons)
             videos = []
         for path, key, prog in videos:
             _run_video(get_analyzer, str(path), key, prog, every, detect_every, au_baseline, crops, summary,
                        emit, fail, progress, check_ctrl_c, err, identities=identities,
-                       history=writer.video_history if writer is not None else None)
+                       history=writer.video_history if writer is not None else None, persons=persons)
             post()
             check_ctrl_c()
     except KeyboardInterrupt:
@@ -436,14 +443,14 @@ def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops
                 summary.write_error = summary.write_error or str(exc)
             summary.rows_written = writer.rows_committed
             summary.finished = writer.inputs_committed
-        if persons is not None and csv:   # the people seen so far, for --resume
-            persons.save(PersonRegistry.state_path(csv))
+        if persons is not None:
+            persons.close()
         summary.seconds = time.time() - t0
     return summary
 
 
 def _run_video(get_analyzer, path, key, prog, every, detect_every, au_baseline, crops, summary, emit, fail,
-               progress, check_ctrl_c, err, identities=None, history=None):
+               progress, check_ctrl_c, err, identities=None, history=None, persons=None):
     """One video's rows, frame by frame.  A resumed video (``prog``) restarts its stream
     ``stream.WARMUP`` frames before its first unwritten frame (further back to a sweep, or a
     running baseline's window), unrecorded, and its faces there take the track ids already
@@ -479,9 +486,10 @@ def _run_video(get_analyzer, path, key, prog, every, detect_every, au_baseline, 
             check = past.check          # a written frame before ``first``, to verify the seek
     models = analyzer.model_names(crops)
     ids = None
-    if identities and not crops:
+    if identities and not crops:   # a resumed video's descriptor schedule goes on as it was
         from .identity import VideoIdentities
-        ids = VideoIdentities(path)
+        ids = VideoIdentities(path, described=None if persons is None or start == 0 else
+                              {t: f // every for t, f in persons.described(path).items()})
     fbar = tqdm(unit="frame", desc=Path(path).name[:24], leave=False,
                 disable=None if progress else True, dynamic_ncols=True, file=sys.stderr, position=1)
     frames, infos, warned = 0, [], False
@@ -490,7 +498,7 @@ def _run_video(get_analyzer, path, key, prog, every, detect_every, au_baseline, 
             faces = analyzer.analyze_bgr(frame, crop=True) if crops else stream.process(frame, index=index // every)
             if index < start:
                 if stitch is not None:
-                    stitch.warm(index, rows_for(path, faces, frame=index))
+                    stitch.link(index, start, faces, rows_for(path, faces, frame=index), ids)
                 continue
             warning = infos[0].timestamps if infos[0].timestamps != "pts" else ""
             if warning and not warned:
@@ -499,11 +507,9 @@ def _run_video(get_analyzer, path, key, prog, every, detect_every, au_baseline, 
                 tqdm.write(f"warning: {path}: {warning}", file=err)
             rows = rows_for(path, faces, frame=index, approx_time=t, models=models, warning=warning)
             if stitch is not None:
-                stitch.assign(index, rows)
-                for f, r in zip(faces, rows):
-                    f.face_id = int(r["face_id"])
+                stitch.link(index, start, faces, rows, ids)
             if ids is not None:
-                ids(frame, faces, rows)
+                ids(frame, faces, rows, count=index // every)
             emit(rows, {"kind": "frame", "input": key, "frame": index, "time": t})
             frames += 1
             summary.frames += 1

@@ -178,11 +178,16 @@ def _image_chunk(items, crops: bool, identities: bool, kwargs: dict):
 
 
 def _video_segment(full: str, name: str, kwargs: dict, every: int, detect_every: int, au_baseline: str,
-                   crops: bool, identities, first: int, stop: int | None, check):
+                   crops: bool, identities, first: int, stop: int | None, check, resumed=None):
     """Analyse the frames ``first`` (a frame index) up to ``stop`` (exclusive; None: to the
     end) of one video with a fresh stream.  Returns a dict: ``frames`` = [(index, time,
     rows)], ``ran_out`` (the video ended before ``stop``), ``end`` = None or
-    (message, frame or None, truncated?), ``warning`` (how times were made)."""
+    (message, frame or None, truncated?), ``warning`` (how times were made), ``linked``.
+
+    ``resumed`` (a resumed video with ``identities``, one task): ``(begin, written frames,
+    next id, described)``: the frames before ``begin`` only warm up, and the worker links
+    the track ids to the written rows itself (``linked``), since the descriptor schedule
+    (``VideoIdentities``, taken up from ``described``) follows the written ids."""
     from .media import MediaError, VideoTruncated, iter_video, open_video, video_info
     from .output import rows_for
     from .stream import FaceStream, sweep_period, warm_start
@@ -200,11 +205,15 @@ def _video_segment(full: str, name: str, kwargs: dict, every: int, detect_every:
     if first > 0 and not crops:     # a segment starts at its last sweep, unrecorded up to ``first``
         start = warm_start(a, size, first, every)
     models = a.model_names(crops)
-    ids = None
+    ids, stitch, begin = None, None, first
     if identities and not crops:
         from .identity import VideoIdentities
-        ids = VideoIdentities(name)
-    out = {"frames": [], "ran_out": True, "end": None, "warning": ""}
+        described = None
+        if resumed is not None:
+            begin, written, next_id, described = resumed
+            stitch = TrackStitch(written, next_id, keep=False)
+        ids = VideoIdentities(name, described=described)
+    out = {"frames": [], "ran_out": True, "end": None, "warning": "", "linked": stitch is not None}
     infos = []
     try:
         for index, t, frame in iter_video(full, every=every, start=start, info_out=infos, check=check):
@@ -217,8 +226,10 @@ def _video_segment(full: str, name: str, kwargs: dict, every: int, detect_every:
             warning = infos[0].timestamps if infos[0].timestamps != "pts" else ""
             out["warning"] = out["warning"] or warning
             rows = rows_for(name, faces, frame=index, approx_time=t, models=models, warning=warning)
+            if stitch is not None and not stitch.link(index, begin, faces, rows, ids):
+                continue                  # a warm-up frame, as batch._run_video's
             if ids is not None:
-                ids(frame, faces, rows)
+                ids(frame, faces, rows, count=index // every)
             out["frames"].append((index, t, rows))
     except VideoTruncated as exc:
         out["end"] = (_rename(str(exc), full, name), exc.frame, True)
@@ -284,11 +295,13 @@ def plan_segments(n_frames: int, start: int, every: int, detect_every: int, segm
 
 
 def run_videos(client, videos, *, analyzer_kwargs, every, detect_every, au_baseline, crops, identities,
-               summary, emit, fail, post, check_ctrl_c, progress, err, segment_frames=None, history=None):
+               summary, emit, fail, post, check_ctrl_c, progress, err, segment_frames=None, history=None,
+               persons=None):
     """Analyse ``videos`` (``[(path, key, resume progress)]``) on the cluster, writing each
     frame's rows through ``emit`` in frame order, as ``batch._run_video`` does locally.
     A resumed video's first segment starts early as a local resume does, its ids linked to
-    the rows already written (``history(key, since)`` -> ``output.VideoHistory``)."""
+    the rows already written (``history(key, since)`` -> ``output.VideoHistory``; with
+    ``identities`` on the worker, its descriptor schedule taken up from ``persons``)."""
     import sys
 
     from distributed import KilledWorker
@@ -326,13 +339,17 @@ def run_videos(client, videos, *, analyzer_kwargs, every, detect_every, au_basel
         plans.append((path, key, start, segs, None, past))
 
     def jobs():
-        for vi, (path, key, start, segs, problem, _) in enumerate(plans):
+        for vi, (path, key, start, segs, problem, past) in enumerate(plans):
             if problem is not None:
                 continue
             full = os.path.abspath(path)
             for si, ((first, begin, stop), check) in enumerate(segs):
+                resumed = None
+                if si == 0 and identities and past is not None:   # linked on the worker (_video_segment)
+                    resumed = (begin, past.frames, past.next_id,
+                               {t: f // every for t, f in persons.described(path).items()})
                 yield ((vi, si), _video_segment, (full, path, analyzer_kwargs, every, detect_every, au_baseline,
-                                                  crops, identities, first, stop, check))
+                                                  crops, identities, first, stop, check, resumed))
 
     threads = n_threads(client)
     results = _in_order(client, jobs(), window=max(2, 2 * threads))
@@ -359,8 +376,8 @@ def run_videos(client, videos, *, analyzer_kwargs, every, detect_every, au_basel
                     seg = {"frames": [], "ran_out": True, "warning": "",
                            "end": (f"{path}: the worker analysing frames from {begin} died each time it was "
                                    f"tried (KilledWorker: {exc})", None, False)}
-                rows_in = stitch.relink(seg["frames"], begin) if not crops else \
-                    [f for f in seg["frames"] if f[0] >= begin]
+                rows_in = [f for f in seg["frames"] if f[0] >= begin] if crops or seg.get("linked") else \
+                    stitch.relink(seg["frames"], begin)
                 if seg["warning"] and not warned:
                     warned = True
                     summary.warnings += 1

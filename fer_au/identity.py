@@ -30,9 +30,19 @@ in between the track keeps its person.  Photos get one descriptor per face.
 Within one image or frame two faces never share a person (one person is in one
 place), so a photo that shows the same face twice (group.jpg's mirrored copies)
 gets two people; ``cluster`` has no such rule.
+
+For ``--resume`` a run keeps ``results.persons.jsonl`` beside its output: one line per
+image or frame that gave fresh descriptors (each descriptor, the person it joined, its
+track and frame), written before that unit's rows.  A resumed run replays the lines of
+the units its output holds (the journal's progress) and drops the others, so after a
+kill at any moment the people, their mean descriptors and each video's descriptor
+schedule are those of the uninterrupted run, and so are the ``person`` ids it writes.
 """
 from __future__ import annotations
 
+import base64
+import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -119,7 +129,7 @@ class PersonRegistry:
     ``label(rows)`` is the batch hook: it reads the private ``_descriptor`` /
     ``_track`` keys ``describe_rows`` and ``VideoIdentities`` put on the rows of
     one image or frame, removes them and fills the ``person`` column.
-    ``save``/``load`` keep the people between a run and its ``--resume``.
+    ``for_run`` keeps the people between a run and its ``--resume`` (module docstring).
     """
 
     def __init__(self, threshold: float = THRESHOLD, scope: str = "run"):
@@ -131,7 +141,9 @@ class PersonRegistry:
         self._pid = np.zeros(0, int)       # and its id
         self._next = 0                     # ids are never reused, even when scope="input" resets
         self._tracks: dict = {}            # (input, track id) -> person, between descriptors
+        self._described: dict = {}         # (input, track id) -> frame of its latest descriptor
         self._input = None
+        self._log = None                   # the open --resume log (for_run)
 
     def __len__(self) -> int:
         return len(self._n)
@@ -171,20 +183,36 @@ class PersonRegistry:
             self._n[rows[i]] += 1
         return [int(self._pid[k]) for k in rows]
 
-    def label(self, rows) -> None:
-        """Fill ``person`` on the rows of one image or frame (batch hook)."""
+    def label(self, rows, unit: dict | None = None) -> None:
+        """Fill ``person`` on the rows of one image or frame (batch hook).  ``unit``: what
+        these rows complete in the output (the writer's ``done``), for the --resume log."""
         if not rows:
             return
-        if self.scope == "input" and rows[0].get("input") != self._input:
-            self.reset()
-        self._input = rows[0].get("input")
+        self._enter(rows[0].get("input"))
         frames: dict = {}
         for r in rows:      # a multi-frame image comes as one batch: one person per face per frame
             frames.setdefault(str(r.get("frame", "")), []).append(r)
+        adds: list = []
         for group in frames.values():
-            self._label_frame(group)
+            self._label_frame(group, adds)
+        if self._log is not None and adds:
+            line = {"unit": {k: (unit or {}).get(k) for k in ("kind", "input", "frame")},
+                    "row_input": rows[0].get("input"),
+                    "adds": [[pid, track, frame, base64.b64encode(np.asarray(d, np.float64).tobytes()).decode()]
+                             for pid, track, frame, d in adds]}
+            # one write of a whole line: a kill leaves at most a last line cut short
+            try:
+                self._log.write((json.dumps(line, default=_plain) + "\n").encode())
+            except OSError as exc:
+                from .output import OutputError
+                raise OutputError(f"{self._log.name}: cannot write ({exc.strerror or exc})", exc.errno) from exc
 
-    def _label_frame(self, rows) -> None:
+    def _enter(self, name) -> None:
+        if self.scope == "input" and name != self._input:
+            self.reset()
+        self._input = name
+
+    def _label_frame(self, rows, adds: list) -> None:
         fresh, inherited = [], []
         for r in rows:
             d, track = r.pop("_descriptor", None), r.pop("_track", None)
@@ -195,41 +223,109 @@ class PersonRegistry:
                 r[PERSON_COLUMN] = str(self._tracks[track])
         taken = [int(r[PERSON_COLUMN]) for r in inherited]
         ids = self.assign([d for _, d, _ in fresh], exclude=taken) if fresh else []
-        for (r, _, track), pid in zip(fresh, ids):
+        for (r, d, track), pid in zip(fresh, ids):
             r[PERSON_COLUMN] = str(pid)
             if track is not None:
+                track = (track[0], int(track[1]))
                 self._tracks[track] = pid
+                self._described[track] = _frame(r.get("frame"))
+            adds.append((pid, track, r.get("frame"), d))
+
+    def described(self, name) -> dict[int, int]:
+        """{track id: frame of its latest descriptor} of video ``name`` (a resumed video's
+        ``VideoIdentities`` takes its schedule up from there)."""
+        return {t: f for (n, t), f in self._described.items() if n == str(name) and f is not None}
 
     # ----------------------------------------------------------- persistence
     @staticmethod
     def state_path(csv) -> Path:
-        """Where a run writing ``csv`` keeps its people: ``results.persons.npz``."""
+        """Where a run writing ``csv`` keeps its people: ``results.persons.jsonl``."""
         p = Path(csv)
-        return p.with_name(p.stem + ".persons.npz")
-
-    def save(self, path) -> None:
-        np.savez(path, sum=self._sum, n=self._n, pid=self._pid, next=self._next, threshold=self.threshold,
-                 scope=self.scope)
+        return p.with_name(p.stem + ".persons.jsonl")
 
     @classmethod
-    def load(cls, path) -> "PersonRegistry":
-        with np.load(path) as z:
-            reg = cls(float(z["threshold"]), str(z["scope"]))
-            reg._sum, reg._n = z["sum"].astype(np.float64), z["n"].astype(np.float64)
-            reg._pid, reg._next = z["pid"].astype(int), int(z["next"])
+    def for_run(cls, csv=None, scope: str = "run", resume: bool = False, progress=None) -> "PersonRegistry":
+        """The registry of a run writing ``csv``, logging for a later --resume.  On ``resume``
+        it replays the log's lines of the units ``progress`` (the writer's: {input key:
+        ``output.Progress``}) says the output holds, and forgets the rest."""
+        reg = cls(scope=scope)
+        if csv is None:
+            return reg
+        path = cls.state_path(csv)
+        kept = [json.dumps({"scope": scope, "threshold": reg.threshold}).encode() + b"\n"]
+        if resume and path.exists():
+            kept += reg._replay(path.read_bytes(), progress or {})
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(b"".join(kept))
+        os.replace(tmp, path)
+        reg._log = open(path, "ab", buffering=0)
         return reg
 
-    @classmethod
-    def for_run(cls, csv=None, scope: str = "run", resume: bool = False) -> "PersonRegistry":
-        """A new registry, or on ``--resume`` the one the interrupted run saved."""
-        if resume and csv is not None and cls.state_path(csv).exists():
+    def _replay(self, data: bytes, progress) -> list[bytes]:
+        lines = data.split(b"\n")[:-1]          # what follows the last newline was cut short
+        try:
+            head = json.loads(lines[0])
+        except (ValueError, IndexError):
+            return []
+        if head.get("scope") != self.scope or float(head.get("threshold", -1)) != self.threshold:
+            return []                            # another kind of run: start afresh
+        kept = []
+        for line in lines[1:]:
             try:
-                reg = cls.load(cls.state_path(csv))
-                if reg.scope == scope:
-                    return reg
-            except Exception:   # a damaged state file: start afresh, ids may then repeat
-                pass
-        return cls(scope=scope)
+                e = json.loads(line)
+                unit = e["unit"]
+                adds = [(int(pid), None if t is None else (str(t[0]), int(t[1])), f,
+                         np.frombuffer(base64.b64decode(b), np.float64)) for pid, t, f, b in e["adds"]]
+            except (ValueError, KeyError, TypeError):
+                break                            # a damaged line: trust nothing after it
+            if not _holds(progress, unit):
+                continue                         # its rows are not in the output: computed again
+            self._enter(e.get("row_input"))
+            for pid, track, frame, d in adds:
+                k = np.flatnonzero(self._pid == pid)
+                if len(k):
+                    k = int(k[0])
+                else:
+                    k = len(self._n)
+                    self._sum = np.vstack([self._sum, np.zeros((1, 128))])
+                    self._n = np.append(self._n, 0.0)
+                    self._pid = np.append(self._pid, pid)
+                self._sum[k] += d
+                self._n[k] += 1
+                self._next = max(self._next, pid + 1)
+                if track is not None:
+                    self._tracks[track] = pid
+                    self._described[track] = _frame(frame)
+            kept.append(line + b"\n")
+        return kept
+
+    def close(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+def _holds(progress, unit) -> bool:
+    """Does the output hold the rows of ``unit`` ({kind, input, frame}), by ``progress``?"""
+    p = progress.get(unit.get("input"))
+    if p is None:
+        return False
+    return bool(p.done) or (unit.get("kind") == "frame" and unit.get("frame") is not None
+                            and int(unit["frame"]) <= p.last_frame)
+
+
+def _frame(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _plain(o):
+    """JSON for the numpy scalars rows carry."""
+    if isinstance(o, np.generic):
+        return o.item()
+    raise TypeError(f"not JSON: {type(o).__name__}")
 
 
 def describe_rows(image, faces, rows, describer=None, image_file=None) -> None:
@@ -273,18 +369,40 @@ class VideoIdentities:
     every : frames between two descriptors of one track (in analysed frames).
     min_similarity : a track whose 48-px aligned crop correlates less than this
         with its previous frame's crop changed face (a cut): described again.
+    described : a resumed video's {track id: analysed-frame number of its latest
+        descriptor} (``PersonRegistry.described``), so the schedule goes on as it was.
     """
 
-    def __init__(self, name, describer=None, every: int = 25, min_similarity: float = 0.7):
+    def __init__(self, name, describer=None, every: int = 25, min_similarity: float = 0.7,
+                 described: dict | None = None):
         self.name = str(name)
         self.describer = describer or shared_describer()
         self.every, self.min_similarity = int(every), float(min_similarity)
-        self._last: dict = {}        # track id -> (analysed-frame count at the last descriptor, last crop)
-        self._count = 0
+        # track id -> (analysed-frame number at the last descriptor, last crop)
+        self._last: dict = {int(t): (int(c), None) for t, c in (described or {}).items()}
+        self._warm: dict = {}        # a resumed video's warm-up: stream track id -> its latest crop
+        self._count = -1
 
-    def __call__(self, image, faces, rows) -> None:
-        """Put ``_descriptor`` (fresh) or only ``_track`` on the rows of one frame."""
-        self._count += 1
+    def warm(self, faces) -> None:
+        """A warm-up frame of a resumed video (analysed again, not written): keep each
+        face's crop under its stream's own track id until ``settle``."""
+        for f in faces:
+            self._warm[str(f.face_id)] = f.crop
+
+    def settle(self, link) -> None:
+        """After the warm-up: ``link(stream id)`` -> the written track id (``TrackStitch.linked``);
+        the described tracks' latest crops are then the ones the uninterrupted run compared."""
+        for local, crop in self._warm.items():
+            t = link(local)
+            if t is not None and int(t) in self._last:
+                self._last[int(t)] = (self._last[int(t)][0], crop)
+        self._warm = {}
+
+    def __call__(self, image, faces, rows, count: int | None = None) -> None:
+        """Put ``_descriptor`` (fresh) or only ``_track`` on the rows of one frame.
+        ``count``: the frame's number among the video's analysed frames (default: the
+        next one), which sets the schedule (a resumed video starts mid-way)."""
+        self._count = self._count + 1 if count is None else int(count)
         if not faces:
             return
         need = []

@@ -205,6 +205,27 @@ class TrackStitch:
         if self.keep:
             self._kept[index] = rows
 
+    def link(self, index: int, begin: int, faces, rows, ids=None) -> bool:
+        """One frame of a piece's fresh stream: before ``begin`` a warm-up frame (``warm``;
+        returns False: not to be written), from there its ids renamed (``assign``) on the
+        rows and the faces alike.  ``ids``: the video's ``identity.VideoIdentities``, which
+        follows the same faces through the warm-up (``warm``, then ``settle``)."""
+        if index < begin:
+            self.warm(index, rows)
+            if ids is not None:
+                ids.warm(faces)
+            return False
+        self.assign(index, rows)
+        for f, r in zip(faces, rows):
+            f.face_id = int(r["face_id"])
+        if ids is not None:
+            ids.settle(self.linked)
+        return True
+
+    def linked(self, local):
+        """The written id a warm-up face's own id ``local`` (a row's ``face_id``) took, or None."""
+        return self._map.get(str(local))
+
     def next_piece(self) -> None:
         self.prev, self._kept, self._map = self._kept, {}, {}
 

@@ -70,18 +70,21 @@ def faces_come_and_go(tmp_path_factory):
 
 @pytest.fixture
 def cut_after():
-    """``cut_after(full_csv, out, video, last)``: write to ``out`` (a CSV or a .parquet
-    dataset, with its journal) the rows of ``full_csv`` up to frame ``last``, as a run
-    killed after that frame leaves them."""
+    """``cut_after(full_csv, out, video, last, done=())``: write to ``out`` (a CSV or a
+    .parquet dataset, with its journal) the rows of the inputs ``done`` (images) and the
+    rows of ``video`` up to frame ``last``, as a run killed after that frame leaves them."""
     import csv
 
     from fer_au.media import input_key
     from fer_au.output import open_writer
 
-    def cut(full_csv, out, video, last: int):
+    def cut(full_csv, out, video, last: int, done=()):
         with open(full_csv, newline="") as fh:
             rows = list(csv.DictReader(fh))
         w = open_writer(out, list(rows[0]), journal=True)
+        for name in done:
+            w.write_rows([r for r in rows if r["input"] == str(name)], done={"kind": "input", "input": input_key(name)})
+        rows = [r for r in rows if r["input"] == str(video)]
         for f in range(last + 1):
             mine = [r for r in rows if int(r["frame"]) == f]
             w.write_rows(mine, done={"kind": "frame", "input": input_key(video), "frame": f,

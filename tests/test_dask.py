@@ -181,3 +181,27 @@ def test_resume_mid_video_links_track_ids(faces_come_and_go, cut_after, cluster,
     assert s.cluster_error is None and s.frames == 19
     same_rows(read(out), read(full))
     assert set(read(out)["face_id"].dropna()) == {0, 1, 2}
+
+
+def test_resume_mid_video_with_identities_gives_the_person_ids_of_one_run(faces_come_and_go, cut_after, cluster,
+                                                                          tmp_path):
+    """tests/test_identity.py's resume on the cluster, cut after frame 50: a video with
+    identities is one task, which warms up from the sweep of frame 20 (without the first
+    astronaut, so its stream's ids are not the written ones: Hopper 0, not 1), links its ids
+    to the written rows and takes up each track's descriptor schedule on the worker: the
+    rows and the people log equal the local uninterrupted run's."""
+    import shutil
+
+    from fer_au.identity import PersonRegistry
+    photo, video = str(SAMPLES_DIR / "hopper.jpg"), str(faces_come_and_go)
+    kwargs = {"emotion_model": None, "au_model": None, "aus": False}
+    full = tmp_path / "full.csv"
+    run_batch([photo, video], csv=full, analyzer_kwargs=kwargs, identities="run")
+    out = tmp_path / "cut.csv"
+    cut_after(full, out, video, 50, done=[photo])
+    shutil.copy(PersonRegistry.state_path(full), PersonRegistry.state_path(out))   # logged past frame 50
+    _, client = cluster
+    s = run_batch([photo, video], csv=out, analyzer_kwargs=kwargs, client=client, identities="run", resume=True)
+    assert s.cluster_error is None and s.frames == 9
+    same_rows(read(out), read(full))
+    assert PersonRegistry.state_path(out).read_bytes() == PersonRegistry.state_path(full).read_bytes()

@@ -56,14 +56,46 @@ def test_label_rows_tracks_and_scopes(tmp_path):
     rows = [{"input": "w.mp4", "_descriptor": desc[1], "_track": ("w.mp4", 0)}]
     reg.label(rows)
     assert rows[0]["person"] == "2"
-    # saved and resumed
-    reg.save(tmp_path / "p.npz")
-    again = PersonRegistry.for_run(tmp_path / "p.csv", "input", resume=False)
-    assert len(again) == 0
-    loaded = PersonRegistry.load(tmp_path / "p.npz")
-    assert len(loaded) == len(reg) and loaded.scope == "input"
-    assert loaded.assign([desc[2]]) == [2]             # person 2's centroid came back
-    assert PersonRegistry.state_path("out/results.csv") == Path("out/results.persons.npz")
+    assert PersonRegistry.state_path("out/results.csv") == Path("out/results.persons.jsonl")
+
+
+def test_resume_replays_the_people_of_the_rows_the_output_holds(tmp_path):
+    """The --resume log: a resumed registry is the one that labelled exactly the units the
+    output holds (a unit logged but not written is forgotten and labelled again), a line
+    cut short by a kill is ignored, and another scope starts afresh."""
+    from fer_au.identity import PersonRegistry
+    from fer_au.output import Progress
+    desc, truth = _people(n_people=3, per=4)
+    csv = tmp_path / "r.csv"
+
+    def frames(reg, lo, hi):
+        for f in range(lo, hi):
+            rows = [{"input": "v.mp4", "frame": f, "_descriptor": desc[f % 4 + 4 * p], "_track": ("v.mp4", p)}
+                    for p in range(3) if (f + p) % 2 == 0]
+            reg.label(rows, {"kind": "frame", "input": "/abs/v.mp4", "frame": f, "time": f / 10})
+        return reg
+
+    log = PersonRegistry.state_path(csv)
+    first = frames(PersonRegistry.for_run(csv, "run"), 0, 6)      # killed after logging frame 5 ...
+    first.close()
+    with open(log, "ab") as fh:
+        fh.write(b'{"unit": {"kind": "frame", "input": "/abs/v.mp4", "fr')     # ... mid-line
+    held = {"/abs/v.mp4": Progress(last_frame=3)}                  # ... and writing frame 4
+    resumed = PersonRegistry.for_run(csv, "run", resume=True, progress=held)
+    once = frames(PersonRegistry(scope="run"), 0, 4)
+    np.testing.assert_array_equal(resumed._sum, once._sum)         # bit for bit
+    assert list(resumed._pid) == list(once._pid) and resumed._next == once._next
+    assert resumed._tracks == once._tracks and resumed.described("v.mp4") == {0: 2, 1: 3, 2: 2}
+    frames(resumed, 4, 8)
+    resumed.close()
+    both = frames(PersonRegistry(scope="run"), 0, 8)
+    np.testing.assert_array_equal(resumed._sum, both._sum)
+    # the log now holds frames 0-7 once each: resumed again, the whole video is there
+    again = PersonRegistry.for_run(csv, "run", resume=True, progress={"/abs/v.mp4": Progress(done=True)})
+    np.testing.assert_array_equal(again._sum, both._sum)
+    again.close()
+    assert len(PersonRegistry.for_run(csv, "input", resume=True, progress=held)) == 0   # another scope
+    assert len(PersonRegistry.for_run(csv, "run", resume=False)) == 0                  # not resumed
 
 
 # ------------------------------------------------------------ real faces
@@ -142,7 +174,7 @@ def test_same_person_same_id_across_photos_cli(tmp_path, shipped_models):
     group = who["group.jpg"]
     assert group[:2] == [astronaut, hopper]
     assert len(set(group)) == 4 and res["person"].nunique() == 4
-    assert (tmp_path / "people.persons.npz").exists()      # kept for --resume
+    assert (tmp_path / "people.persons.jsonl").exists()    # kept for --resume
 
 
 def test_faces_from_analyze_carry_descriptors(light_analyzer):
@@ -150,3 +182,43 @@ def test_faces_from_analyze_carry_descriptors(light_analyzer):
     faces = light_analyzer.analyze(str(SAMPLES / "group.jpg"))
     assert all(f.descriptor is not None and f.descriptor.shape == (128,) for f in faces)
     assert list(cluster([f.descriptor for f in faces])) == [0, 1, 0, 1]
+
+
+# ------------------------------------------------------------ --resume, real faces
+def _cut_with_people(full, out, cut_after, video, photo):
+    """``out``: the photo and the video up to frame 40, as a kill leaves them, with the full
+    run's people log: its lines past frame 40 were logged but not written (a kill between
+    the two), so the resumed run must drop them."""
+    import shutil
+
+    from fer_au.identity import PersonRegistry
+    cut_after(full, out, video, 40, done=[photo])
+    shutil.copy(PersonRegistry.state_path(full), PersonRegistry.state_path(out))
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_resume_mid_video_gives_the_person_ids_of_one_run(faces_come_and_go, cut_after, tmp_path, light_analyzer,
+                                                          suffix):
+    """Hopper's photo first (person 0), then the video where the astronaut comes first:
+    resumed after frame 40, the astronaut stays person 1 and Hopper 0 (a fresh registry,
+    as --resume had after a kill -9, numbered them 0 and 1 in the order the frame showed
+    them), and each track's descriptor schedule goes on as in one run."""
+    from fer_au.batch import run_batch
+    from fer_au.parquet_output import read_dataset
+    photo, video = str(SAMPLES / "hopper.jpg"), str(faces_come_and_go)
+    full = tmp_path / "full.csv"
+    run_batch([photo, video], csv=full, analyzer=light_analyzer, identities="run")
+    df = pd.read_csv(full)
+    faces = df[df["face_id"].notna()]
+    assert faces.groupby("person")["input"].nunique().to_dict() == {0: 2, 1: 1}     # Hopper in both
+    out = tmp_path / f"cut{suffix}"
+    _cut_with_people(full, out, cut_after, video, photo)
+    s = run_batch([photo, video], csv=out, analyzer=light_analyzer, identities="run", resume=True)
+    assert s.resumed == 1 and s.frames == 19
+    again = read_dataset(out) if suffix == ".parquet" else pd.read_csv(out)
+    cols = ["input", "frame", "face_id", "person"]
+    pd.testing.assert_frame_equal(again.sort_values(cols[:3])[cols].reset_index(drop=True),
+                                  df.sort_values(cols[:3])[cols].reset_index(drop=True), check_dtype=False)
+    # the same descriptors, at the same frames, joined the same people: the logs are equal
+    from fer_au.identity import PersonRegistry
+    assert PersonRegistry.state_path(out).read_bytes() == PersonRegistry.state_path(full).read_bytes()
