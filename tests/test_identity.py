@@ -97,6 +97,22 @@ def test_resume_replays_the_people_of_the_rows_the_output_holds(tmp_path):
     assert len(PersonRegistry.for_run(csv, "input", resume=True, progress=held)) == 0   # another scope
     assert len(PersonRegistry.for_run(csv, "run", resume=False)) == 0                  # not resumed
 
+    # scope "input": each input's people start afresh, on replay as in the run
+    def inputs(reg, upto):
+        for name, f in [("a.jpg", 0), ("b.mp4", 0), ("b.mp4", 1), ("b.mp4", 2)][:upto]:
+            unit = {"kind": "input" if name == "a.jpg" else "frame", "input": "/" + name, "frame": f}
+            reg.label([{"input": name, "frame": f, "_descriptor": desc[f], "_track": (name, 0)},
+                       {"input": name, "frame": f, "_descriptor": desc[4 + f], "_track": (name, 1)}], unit)
+        return reg
+    csv2 = tmp_path / "s.csv"
+    inputs(PersonRegistry.for_run(csv2, "input"), 4).close()
+    held = {"/a.jpg": Progress(done=True), "/b.mp4": Progress(last_frame=1)}
+    resumed = PersonRegistry.for_run(csv2, "input", resume=True, progress=held)
+    once = inputs(PersonRegistry(scope="input"), 3)
+    np.testing.assert_array_equal(resumed._sum, once._sum)
+    assert list(resumed._pid) == [2, 3] and resumed._next == 4 and resumed._input == "b.mp4"
+    resumed.close()
+
 
 # ------------------------------------------------------------ real faces
 def _swapped_video(path, n_frames=50):
