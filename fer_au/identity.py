@@ -198,11 +198,11 @@ class PersonRegistry:
         if self._log is not None and adds:
             line = {"unit": {k: (unit or {}).get(k) for k in ("kind", "input", "frame")},
                     "row_input": rows[0].get("input"),
-                    "adds": [[pid, track, frame, base64.b64encode(np.asarray(d, np.float64).tobytes()).decode()]
-                             for pid, track, frame, d in adds]}
+                    "adds": [[pid, track, frame, _encode(d)] for pid, track, frame, d in adds]}
             # one write of a whole line: a kill leaves at most a last line cut short
+            from .output import _write_all
             try:
-                self._log.write((json.dumps(line, default=_plain) + "\n").encode())
+                _write_all(self._log, (json.dumps(line, default=_plain) + "\n").encode())
             except OSError as exc:
                 from .output import OutputError
                 raise OutputError(f"{self._log.name}: cannot write ({exc.strerror or exc})", exc.errno) from exc
@@ -274,8 +274,8 @@ class PersonRegistry:
             try:
                 e = json.loads(line)
                 unit = e["unit"]
-                adds = [(int(pid), None if t is None else (str(t[0]), int(t[1])), f,
-                         np.frombuffer(base64.b64decode(b), np.float64)) for pid, t, f, b in e["adds"]]
+                adds = [(int(pid), None if t is None else (str(t[0]), int(t[1])), f, _decode(b))
+                        for pid, t, f, b in e["adds"]]
             except (ValueError, KeyError, TypeError):
                 break                            # a damaged line: trust nothing after it
             if not _holds(progress, unit):
@@ -312,6 +312,17 @@ def _holds(progress, unit) -> bool:
         return False
     return bool(p.done) or (unit.get("kind") == "frame" and unit.get("frame") is not None
                             and int(unit["frame"]) <= p.last_frame)
+
+
+def _encode(d) -> str:
+    """A descriptor's exact bytes: float32 as dlib gives them (512 bytes), else float64."""
+    d = np.asarray(d)
+    return base64.b64encode((d if d.dtype == np.float32 else d.astype(np.float64)).tobytes()).decode()
+
+
+def _decode(text: str) -> np.ndarray:
+    raw = base64.b64decode(text)
+    return np.frombuffer(raw, np.float32 if len(raw) == 128 * 4 else np.float64).astype(np.float64)
 
 
 def _frame(value):
