@@ -97,7 +97,8 @@ def add_parser(sub):
     p.add_argument("--identities", nargs="?", const="input", choices=["input", "run"], default=None,
                    help="add a 'person' column from face descriptors (dlib's face-recognition ResNet): "
                         "the same person keeps one id through cuts and exits within each input, or, "
-                        "with '--identities run', across all inputs of the run")
+                        "with '--identities run', across all inputs of the run; OUT.persons.jsonl keeps "
+                        "the people for --resume")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("-q", "--quiet", action="store_true", help="only errors and the summary")
     add_model_options(p)
