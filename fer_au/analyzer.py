@@ -130,7 +130,8 @@ class FaceAnalyzer:
         None (default): 2 for photos (``analyze``, and still images in
         ``analyze_paths``) with BlazeFace, more for a photo over 1500 px
         (``photo_upsample_for``: up to 7, i.e. 8x8 tiles, for 4000 px and over), 0 for video frames (``FaceStream``,
-        ``live``) and with the other detectors: a photo is worth the ~45 ms, a video
+        ``live``) and with the other detectors: a photo is worth the ~65 ms (tiles and
+        dlib HOG's second look, ``faces.HOG_SECOND_LOOK``), a video
         frame's budget is not (``analyze`` sweeps a video with the photo's tiles every
         few frames instead: ``video_sweep_upsample``).
     min_face : smallest face side kept, pixels of the input image.

@@ -115,6 +115,31 @@ def test_photos_get_tiles_and_video_frames_do_not(astronaut_bgr):
     assert FaceAnalyzer(detector="hog", emotion_model=None, au_model=None, aus=False).photo_upsample == 0
 
 
+# FER2013 PublicTest faces (rows of the Kaggle CSV) that BlazeFace misses at 160 px on a grey
+# photo and dlib's HOG finds: 4 of the first 400 PublicTest faces
+HOG_ONLY_FACES = (28830, 28885, 28920, 29024)
+
+
+def test_photos_and_sweeps_take_a_second_look_with_hog(fer, monkeypatch):
+    """A photo's search (and a video's sweep: upsample > 0 on the whole image) adds the frontal
+    faces dlib's HOG detector finds and BlazeFace misses, each confirmed by the face mesh,
+    whose presence is its score; a video frame's whole-frame pass and live's tiles do not."""
+    from fer_au import faces
+    from fer_au.analyzer import FaceAnalyzer
+    an = FaceAnalyzer(emotion_model=None, au_model=None, aus=False)
+    for i in HOG_ONLY_FACES:
+        frame = np.full((480, 640), 128, np.uint8)
+        frame[140:300, 240:400] = cv2.resize(fer.images[i], (160, 160), interpolation=cv2.INTER_CUBIC)
+        bgr = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+        (box, score), = an.detect(bgr, 2)
+        assert _centre_close(box, (240, 140, 160, 160), 30) and 0.5 <= score <= 1.0
+        assert len(an.analyze(bgr)) == 1
+        assert an.detect(bgr) == [] and all(an.detect(bgr, 2, tile=k) == [] for k in range(1, 7))
+        monkeypatch.setattr(faces, "HOG_SECOND_LOOK", False)
+        assert an.detect(bgr, 2) == []
+        monkeypatch.setattr(faces, "HOG_SECOND_LOOK", True)
+
+
 def test_large_photos_get_more_tiles():
     """A photo over 1500 px gets more tiles when upsample is the analyzer's default
     (PHOTO_TILE_SIDE), up to 8x8; a chosen upsample and the other detectors keep theirs."""

@@ -19,8 +19,10 @@ def add_model_options(p, *, detect_every_default: int = 1) -> None:
                         "x_0..y_67 are the 68 iBUG points either way")
     g.add_argument("--upsample", type=int, default=None,
                    help="search for smaller faces at a higher cost. BlazeFace: N adds an (N+1)x(N+1) grid of "
-                        "overlapping tiles (1: faces down to ~30 px in 640x480, ~25 ms a photo; 2: down "
-                        "to ~24 px, ~45 ms); HOG: 1 doubles the image (faces down to ~40 px, ~4x slower). "
+                        "overlapping tiles (1: faces down to ~30 px in 640x480; 2: down to ~24 px), and "
+                        "with N >= 1 dlib's HOG detector takes a second look for frontal faces BlazeFace "
+                        "missed (~70 ms a 640x480 photo in all at 2); HOG: 1 doubles the image (faces down "
+                        "to ~40 px, ~4x slower). "
                         "Default: 2 for photos with BlazeFace, and more for photos over 1500 px (one tile "
                         "per 500 px of the longer side, up to 8x8: a 4000x3000 photo gets 7, ~0.3 s), so "
                         "a small face of a large photo is still found; 0 for video frames (analyze also "
