@@ -63,6 +63,7 @@ class FaceDetector:
             # its tiles are chosen per call, from ``upsample`` (detect)
             self._blaze = BlazeFace("full", score_threshold=threshold or BLAZE_PROPOSE)
             self._verifier = shared_mesh()       # the analyzer's own mesh: one model in memory
+            self._hog = None                     # dlib's HOG detector, for HOG_SECOND_LOOK
         elif method == "hog":
             import dlib
             self._dlib = dlib.get_frontal_face_detector()
@@ -129,14 +130,13 @@ class FaceDetector:
                 kept.append(((x0, y0, x1 - x0, y1 - y0), s))
         return sorted(kept, key=lambda b: b[0][0])
 
-
     def _hog_second_look(self, img, rgb, boxes) -> list:
         """The frontal faces dlib's HOG detector finds on a copy of at most ``HOG_SIDE`` px
         that no BlazeFace box covers, each confirmed by the face mesh (presence >= 0.5,
         which is then its score: HOG's SVM margin is no probability)."""
         import cv2
         import dlib
-        if not hasattr(self, "_hog"):
+        if self._hog is None:
             self._hog = dlib.get_frontal_face_detector()
         g = _gray(img)
         scale = min(1.0, HOG_SIDE / max(g.shape[:2]))
