@@ -489,7 +489,7 @@ def _run_video(get_analyzer, path, key, prog, every, detect_every, au_baseline, 
     if identities and not crops:   # a resumed video's descriptor schedule goes on as it was
         from .identity import VideoIdentities
         ids = VideoIdentities(path, described=None if persons is None or start == 0 else
-                              {t: f // every for t, f in persons.described(path).items()})
+                              persons.described(path, every))
     fbar = tqdm(unit="frame", desc=Path(path).name[:24], leave=False,
                 disable=None if progress else True, dynamic_ncols=True, file=sys.stderr, position=1)
     frames, infos, warned = 0, [], False

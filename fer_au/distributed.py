@@ -347,7 +347,7 @@ def run_videos(client, videos, *, analyzer_kwargs, every, detect_every, au_basel
                 resumed = None
                 if si == 0 and identities and past is not None:   # linked on the worker (_video_segment)
                     resumed = (begin, past.frames, past.next_id,
-                               {t: f // every for t, f in persons.described(path).items()})
+                               persons.described(path, every))
                 yield ((vi, si), _video_segment, (full, path, analyzer_kwargs, every, detect_every, au_baseline,
                                                   crops, identities, first, stop, check, resumed))
 

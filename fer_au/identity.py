@@ -172,16 +172,30 @@ class PersonRegistry:
                 if rows[i] is None and k not in taken:
                     rows[i] = k
                     taken.add(k)
-        for i, d in enumerate(desc):
-            if rows[i] is None:                  # nobody close enough: a new person
-                rows[i] = len(self._n)
-                self._sum = np.vstack([self._sum, np.zeros((1, 128))])
-                self._n = np.append(self._n, 0.0)
-                self._pid = np.append(self._pid, self._next)
-                self._next += 1
-            self._sum[rows[i]] += d
-            self._n[rows[i]] += 1
-        return [int(self._pid[k]) for k in rows]
+        ids = []
+        for k, d in zip(rows, desc):
+            ids.append(self._next if k is None else int(self._pid[k]))   # None: a new person
+            self._join(ids[-1], d)                                       # (which advances _next)
+        return ids
+
+    def _join(self, pid: int, d) -> None:
+        """Add descriptor ``d`` to person ``pid``, who is new unless already known."""
+        k = np.flatnonzero(self._pid == pid)
+        if len(k):
+            k = int(k[0])
+        else:
+            k = len(self._n)
+            self._sum = np.vstack([self._sum, np.zeros((1, 128))])
+            self._n = np.append(self._n, 0.0)
+            self._pid = np.append(self._pid, pid)
+            self._next = max(self._next, pid + 1)
+        self._sum[k] += d
+        self._n[k] += 1
+
+    def _track_seen(self, track, pid: int, frame) -> None:
+        """Track ``track`` (input, track id) is person ``pid``, described at ``frame``."""
+        self._tracks[track] = pid
+        self._described[track] = _frame(frame)
 
     def label(self, rows, unit: dict | None = None) -> None:
         """Fill ``person`` on the rows of one image or frame (batch hook).  ``unit``: what
@@ -227,14 +241,13 @@ class PersonRegistry:
             r[PERSON_COLUMN] = str(pid)
             if track is not None:
                 track = (track[0], int(track[1]))
-                self._tracks[track] = pid
-                self._described[track] = _frame(r.get("frame"))
+                self._track_seen(track, pid, r.get("frame"))
             adds.append((pid, track, r.get("frame"), d))
 
-    def described(self, name) -> dict[int, int]:
-        """{track id: frame of its latest descriptor} of video ``name`` (a resumed video's
-        ``VideoIdentities`` takes its schedule up from there)."""
-        return {t: f for (n, t), f in self._described.items() if n == str(name) and f is not None}
+    def described(self, name, every: int = 1) -> dict[int, int]:
+        """{track id: analysed-frame number (frame // ``every``) of its latest descriptor} of
+        video ``name`` (a resumed video's ``VideoIdentities`` takes its schedule up from there)."""
+        return {t: f // every for (n, t), f in self._described.items() if n == str(name) and f is not None}
 
     # ----------------------------------------------------------- persistence
     @staticmethod
@@ -282,20 +295,9 @@ class PersonRegistry:
                 continue                         # its rows are not in the output: computed again
             self._enter(e.get("row_input"))
             for pid, track, frame, d in adds:
-                k = np.flatnonzero(self._pid == pid)
-                if len(k):
-                    k = int(k[0])
-                else:
-                    k = len(self._n)
-                    self._sum = np.vstack([self._sum, np.zeros((1, 128))])
-                    self._n = np.append(self._n, 0.0)
-                    self._pid = np.append(self._pid, pid)
-                self._sum[k] += d
-                self._n[k] += 1
-                self._next = max(self._next, pid + 1)
+                self._join(pid, d)
                 if track is not None:
-                    self._tracks[track] = pid
-                    self._described[track] = _frame(frame)
+                    self._track_seen(track, pid, frame)
             kept.append(line + b"\n")
         return kept
 
