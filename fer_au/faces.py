@@ -99,7 +99,7 @@ class FaceDetector:
             rgb = _rgb(img)     # once, for the detector and every proposal the mesh checks
             found = _one_per_face(self._blaze.detect_full_rgb(rgb, up + 1 if up else 0, only=tile),
                                   lambda d: d["score"] >= BLAZE_SURE
-                                  or self._verifier.predict_rgb(rgb, d["box"], refine=False)[1] >= 0.5)
+                                  or self._presence(rgb, d["box"]) >= MESH_CONFIRMS)
             out = [(dlib_like_box(d["box"]), d["score"]) for d in found]
             if up and tile is None and HOG_SECOND_LOOK:    # a thorough search: a photo, a video's sweep
                 out += self._hog_second_look(img, rgb, [b for b, _ in out])
@@ -146,10 +146,14 @@ class FaceDetector:
             box = tuple(int(round(v / scale)) for v in (r.left(), r.top(), r.width(), r.height()))
             if any(centres_close(box, b) for b in boxes + [b for b, _ in out]):
                 continue
-            presence = float(self._verifier.predict_rgb(rgb, box, refine=False)[1])
-            if presence >= 0.5:
+            presence = self._presence(rgb, box)
+            if presence >= MESH_CONFIRMS:
                 out.append((box, presence))
         return out
+
+    def _presence(self, rgb, box) -> float:
+        """The face mesh's face-presence probability for ``box`` (one unrefined pass)."""
+        return float(self._verifier.predict_rgb(rgb, box, refine=False)[1])
 
 
 def _one_per_face(found: list, accept=None) -> list:
@@ -198,6 +202,7 @@ BLAZE_TO_DLIB = (0.9, 0.04)
 # 0.039 -> 0.029 / 0.025 a frame; 1920x1080 65.5 -> 64.6 / 64.3 %, 0.076 -> 0.062 / 0.056.  Kept
 # at 0.5: about a face lost per two or three false ones removed, and finding every face comes first.
 BLAZE_PROPOSE, BLAZE_SURE = 0.15, 0.65
+MESH_CONFIRMS = 0.5      # the mesh's presence that confirms an unsure proposal or a face only HOG found
 # A thorough search (a photo's tiles, a video's sweep: ``upsample`` > 0 on the whole image)
 # also takes dlib's HOG detector's look at the image, on a copy of at most HOG_SIDE px (faces
 # from ~80 px there; ~41 ms at 640x480): of the faces BlazeFace missed on the benchmark, 85 %
