@@ -256,9 +256,16 @@ class FaceAnalyzer:
         from .faces import FaceDetector
         if not isinstance(self.detector, FaceDetector):
             return 0
+        return self.detector.n_tiles(self._detect_copy(shape)[1], upsample)
+
+    def _detect_copy(self, shape) -> tuple[float, tuple[int, int]]:
+        """(scale, (height, width)) of the copy ``detect`` searches in an image of ``shape``:
+        at most ``detect_size`` px long (scale 1.0: the image itself)."""
         h, w = shape[:2]
-        scale = min(1.0, self.detect_size / max(h, w)) if self.detect_size else 1.0
-        return self.detector.n_tiles((round(h * scale), round(w * scale)), upsample)
+        if not self.detect_size or max(h, w) <= self.detect_size:
+            return 1.0, (h, w)
+        scale = self.detect_size / max(h, w)
+        return scale, (max(1, round(h * scale)), max(1, round(w * scale)))
 
     # ------------------------------------------------------------ metadata
     @property
@@ -284,13 +291,8 @@ class FaceAnalyzer:
         ``tile``: search only that tile of its grid (``n_tiles``), not the whole image."""
         import cv2
 
-        h, w = image.shape[:2]
-        scale = 1.0
-        src = image
-        if self.detect_size and max(h, w) > self.detect_size:
-            scale = self.detect_size / max(h, w)
-            src = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
-                             interpolation=cv2.INTER_AREA)
+        scale, (sh, sw) = self._detect_copy(image.shape)
+        src = image if scale == 1.0 else cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA)
         from .faces import FaceDetector
         found = (self.detector.detect(src, min_size=max(1, int(self.min_face * scale)), upsample=upsample,
                                       tile=tile)
