@@ -43,6 +43,7 @@ class Summary:
     images: int = 0          # images analysed
     videos: int = 0          # videos analysed
     frames: int = 0          # video frames (and frames of multi-frame images) analysed
+    image_frames: int = 0    # ... of which frames of multi-frame images (GIF, WebP, TIFF)
     faces: int = 0           # faces found, all inputs
     no_face: int = 0         # images or frames with no face
     errors: int = 0          # inputs that could not be analysed (or stopped early)
@@ -63,8 +64,10 @@ class Summary:
     csv: str | None = None
 
     def line(self) -> str:
-        parts = [f"{self.inputs} input(s): {self.images} image(s), {self.videos} video(s) "
-                 f"({self.frames} frames)", f"{self.faces} face(s)", f"{self.no_face} without a face",
+        # a multi-frame image's frames are said beside the images, not the videos
+        animated = f" ({self.image_frames} frames of multi-frame images)" if self.image_frames else ""
+        parts = [f"{self.inputs} input(s): {self.images} image(s){animated}, {self.videos} video(s) "
+                 f"({self.frames - self.image_frames} frames)", f"{self.faces} face(s)", f"{self.no_face} without a face",
                  f"{self.errors} error(s)"]
         if self.warnings:
             parts.append(f"{self.warnings} with a warning")
@@ -393,7 +396,9 @@ def run_batch(paths, csv=None, *, recursive: bool = False, every: int = 1, crops
                     if summary.images == 0:
                         summary.t_first = summary.t_last
                     summary.images += 1
-                    summary.frames += result.frames if result.frames > 1 else 0
+                    if result.frames > 1:
+                        summary.frames += result.frames
+                        summary.image_frames += result.frames
                     summary.small_no_face += result.small
                     summary.faces += result.faces
                     summary.no_face += result.empty

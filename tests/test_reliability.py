@@ -117,7 +117,9 @@ def test_2_every_frame_of_gif_webp_and_tiff_is_read(tmp_path, analyzer):
     times = {Path(i).name: g.drop_duplicates("frame")["approx_time"].tolist() for i, g in df.groupby("input")}
     assert times["a.gif"] == [0.0, 0.5] and times["b.webp"] == [0.0, 0.25, 0.5]
     assert np.isnan(times["c.tif"]).all()              # pages have no time
-    assert s.images == 3 and s.frames == 7 and s.errors == 0
+    assert s.images == 3 and s.frames == 7 and s.image_frames == 7 and s.errors == 0
+    # the summary says the frames beside the images they belong to, not the (no) videos
+    assert "3 input(s): 3 image(s) (7 frames of multi-frame images), 0 video(s) (0 frames)" in s.line()
 
 
 # ---------------------------------------------------------------- 3 folders
