@@ -70,6 +70,13 @@ without it a well-placed detection could count as a miss and a false
 positive.  A detection left unmatched is a false positive; a second detection
 of the same face is one too.
 
+Close-ups (the "close-ups" rows, kept out of "all composites" so that those stay
+comparable with earlier runs): --n-per-condition images that are little more than one
+face, as a folder of cropped portraits or a close-up photo is: the astronaut's or
+Grace Hopper's face cut from its photo with 1.0-1.6 face widths of room (1.0: brows
+and chin at the image's edges), or a FER2013 crop as it is, scaled to 96-480 px, square
+or 3:4 upright, randomly mirrored.  The face box is carried through as above.
+
 Not covered: three-quarter and profile views (apart from the one real
 cameraman) - they cannot be made honestly from frontal 2-D crops; occlusion
 by other faces; real lighting changes beyond global contrast.
@@ -505,7 +512,48 @@ def build_dataset(n_per_condition: int = 40, seed: int = 0, fer2013=None, n_fer:
         img, faces = _composite(cond, rngs[cond], photo_crops, fer_crops)
         records.append(Record(f"{cond}_{i:03d}", cond, img, [f.box for f in faces],
                               [{"source": f.source, "width": f.w, "angle": f.angle} for f in faces]))
+    rng = np.random.default_rng([seed, len(CONDITIONS)])       # after the conditions' own streams
+    for i in range(n_per_condition):
+        img, face = _closeup(rng, fer_crops)
+        records.append(Record(f"closeup_{i:03d}", "closeup", img, [face.box],
+                              [{"source": face.source, "width": face.w, "angle": 0.0}]))
     return records
+
+
+def _closeup(rng, fer_crops: list) -> tuple:
+    """One close-up: a face with 1.0-1.6 face widths of room (a photo face) or a FER2013
+    crop as it is, scaled to 96-480 px (square or 3:4 upright), randomly mirrored."""
+    side = _log_uniform(rng, 96, 480)
+    tall = rng.random() < 0.5
+    if fer_crops and rng.random() < 0.5:
+        crop = fer_crops[rng.integers(len(fer_crops))]
+        src, (bx, by, bw, bh), source = crop.patch, crop.box, crop.source
+    else:
+        source = ("astronaut", "grace_hopper")[rng.integers(2)]
+        photo = real_photo(source)
+        x, y, w, h = REAL_PHOTOS[source][0]
+        room = rng.uniform(1.0, 1.6) * w
+        cx, cy = x + w / 2, y + h / 2 + 0.05 * h
+        x0, y0 = int(round(cx - room / 2)), int(round(cy - room / 2))
+        n = int(round(room))
+        pad = cv2.copyMakeBorder(photo, n, n, n, n, cv2.BORDER_REPLICATE)
+        src = pad[y0 + n:y0 + 2 * n, x0 + n:x0 + 2 * n]
+        bx, by, bw, bh = x - x0, y - y0, w, h
+    if tall:           # 3:4 upright: the same face with room added above and below
+        extra = src.shape[0] // 6
+        src = cv2.copyMakeBorder(src, extra, extra, 0, 0, cv2.BORDER_REPLICATE)
+        by += extra
+    f = side / src.shape[1]
+    img = cv2.resize(np.ascontiguousarray(src), (int(round(side)), int(round(src.shape[0] * f))),
+                     interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
+    bx, by, bw, bh = bx * f, by * f, bw * f, bh * f
+    if rng.random() < 0.5:
+        img = np.ascontiguousarray(img[:, ::-1])
+        bx = img.shape[1] - bx - bw
+    # with little room the brows or chin may be cut off: the box is what the image shows of it
+    x0, y0 = max(bx, 0.0), max(by, 0.0)
+    x1, y1 = min(bx + bw, float(img.shape[1])), min(by + bh, float(img.shape[0]))
+    return img, Face((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0, 0.0, source)
 
 
 # ---------------------------------------------------------------------------
@@ -746,7 +794,7 @@ def main():
     records = build_dataset(args.n_per_condition, args.seed, fer, n_fer=args.fer_faces, progress=True)
     n_fer = len(_fer_images(fer, args.fer_faces, args.seed)) if fer is not None else 0
     print(f"data: {len(REAL_PHOTOS)} real photos + {len(CONDITIONS)} conditions x {args.n_per_condition} "
-          f"composites {W}x{H} (seed {args.seed}); composite faces: astronaut, Grace Hopper"
+          f"composites {W}x{H} + {args.n_per_condition} close-ups (seed {args.seed}); composite faces: astronaut, Grace Hopper"
           + (f" and {n_fer} FER2013 PublicTest faces ({fer_path})" if fer is not None else "")
           + f"; built in {time.perf_counter() - t0:.1f} s")
 
@@ -755,7 +803,8 @@ def main():
     print(f"detection over {len(records)} images took {time.perf_counter() - t0:.0f} s")
 
     real = [r for r in records if r.condition == "real"]
-    comp = [r for r in records if r.condition != "real"]
+    close = [r for r in records if r.condition == "closeup"]
+    comp = [r for r in records if r.condition not in ("real", "closeup")]
     summary = {"command": command, "cpu": cpu, "cores": os.cpu_count(), "seed": args.seed,
                "n_per_condition": args.n_per_condition, "detectors": labels,
                "fer2013": str(fer_path) if fer is not None else None, "fer2013_faces": n_fer,
@@ -775,7 +824,10 @@ def main():
           f"or the detection's centre inside the face box with sqrt(area ratio) in "
           f"[{SIZE_RATIO[0]}, {SIZE_RATIO[1]}].")
     cond_rows = rows_for([(c, [r for r in comp if r.condition == c], None) for c in CONDITIONS])
-    cond_rows += rows_for([("all composites", comp, None), ("real photos", real, None)])
+    cond_rows += rows_for([("all composites", comp, None), ("real photos", real, None),
+                           ("close-ups", close, None)]
+                          + [(f"close-ups: {s}", close, lambda m, s=s: m["source"] == s)
+                             for s in ("astronaut", "grace_hopper", "fer2013")])
     print_table("by condition", cond_rows, labels)
     summary["conditions"] = {name: t for name, _, _, t in cond_rows}
 

@@ -22,8 +22,8 @@ def records():
 
 def test_every_condition_present(records):
     conds = [r.condition for r in records]
-    assert set(conds) == set(detection.CONDITIONS) | {"real"}
-    for c in detection.CONDITIONS:
+    assert set(conds) == set(detection.CONDITIONS) | {"real", "closeup"}
+    for c in detection.CONDITIONS + ("closeup",):
         assert conds.count(c) == 2
     assert conds.count("real") == len(detection.REAL_PHOTOS)
 
@@ -32,7 +32,9 @@ def test_images_and_boxes(records):
     for r in records:
         img = r.image
         assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3, r.name
-        if r.condition != "real":
+        if r.condition == "closeup":        # little more than the face, 96-480 px wide
+            assert 96 <= img.shape[1] <= 480 and r.boxes[0][2] >= 0.45 * img.shape[1], r.name
+        elif r.condition != "real":
             assert img.shape[:2] == (detection.H, detection.W), r.name
         h, w = img.shape[:2]
         assert len(r.faces) == len(r.boxes), r.name

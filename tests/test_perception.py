@@ -140,6 +140,29 @@ def test_photos_and_sweeps_take_a_second_look_with_hog(fer, monkeypatch):
         monkeypatch.setattr(faces, "HOG_SECOND_LOOK", True)
 
 
+def test_a_face_that_fills_the_frame_is_one_face_not_two_halves(monkeypatch):
+    """A close-up (Hopper's face cut at its dlib box, brows and chin at the edges, 256 px):
+    BlazeFace alone takes each half of the face for a face; its look at a padded copy finds
+    the whole face, which replaces the halves, in a photo's search and in a video frame's
+    whole-frame pass (a large face found hints at a close-up)."""
+    from fer_au import faces
+    from fer_au.analyzer import FaceAnalyzer
+    an = FaceAnalyzer(emotion_model=None, au_model=None, aus=False)
+    x, y, w, h = 221, 139, 187, 187                         # dlib HOG's box on samples/hopper.jpg
+    crop = cv2.resize(cv2.imread("samples/hopper.jpg")[y:y + h, x:x + w], (256, 256), interpolation=cv2.INTER_AREA)
+    for upsample in (2, 0):
+        (box, score), = an.detect(crop, upsample)
+        assert _centre_close(box, (0, 0, 256, 256), 30) and box[2] > 180 and score > 0.5
+    assert len(an.analyze(crop)) == 1
+    monkeypatch.setattr(faces, "PAD_LOOK", False)
+    halves = an.detect(crop, 2)
+    assert len(halves) == 2 and all(b[2] < 128 for b, _ in halves)
+    # a face with room round it is left to the first look: the padded look adds nothing
+    monkeypatch.setattr(faces, "PAD_LOOK", True)
+    photo = cv2.imread("samples/hopper.jpg")
+    assert len(an.detect(photo, 2)) == 1
+
+
 def test_large_photos_get_more_tiles():
     """A photo over 1500 px gets more tiles when upsample is the analyzer's default
     (PHOTO_TILE_SIDE), up to 8x8; a chosen upsample and the other detectors keep theirs."""

@@ -21,7 +21,9 @@ def add_model_options(p, *, detect_every_default: int = 1) -> None:
                    help="search for smaller faces at a higher cost. BlazeFace: N adds an (N+1)x(N+1) grid of "
                         "overlapping tiles (1: faces down to ~30 px in 640x480; 2: down to ~24 px), and "
                         "with N >= 1 dlib's HOG detector takes a second look for frontal faces BlazeFace "
-                        "missed (~70 ms a 640x480 photo in all at 2); HOG: 1 doubles the image (faces down "
+                        "missed and BlazeFace one at a padded copy for a face that fills the image (a "
+                        "cropped portrait, a close-up; video frames take it too when their faces look "
+                        "like one) (~70 ms a 640x480 photo in all at 2); HOG: 1 doubles the image (faces down "
                         "to ~40 px, ~4x slower). "
                         "Default: 2 for photos with BlazeFace, and more for photos over 1500 px (one tile "
                         "per 500 px of the longer side, up to 8x8: a 4000x3000 photo gets 7, ~0.3 s), so "
@@ -82,7 +84,9 @@ def add_parser(sub):
     p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
     p.add_argument("--every", type=int, default=1, metavar="N", help="video: analyse every N-th frame (default 1)")
     p.add_argument("--crops", action="store_true",
-                   help="inputs are already face crops (FER2013-style 48x48): no detection, one face each")
+                   help="inputs are already face crops (FER2013-style 48x48): no detection, one face each "
+                        "(larger cropped portraits are found without it: the detector also looks at a "
+                        "padded copy of each photo for a face that fills it)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="analyse images in N processes (each loads the models once; default 1)")
     p.add_argument("--dask", metavar="ADDRESS", default=None,
