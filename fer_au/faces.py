@@ -50,7 +50,7 @@ class FaceDetector:
         ~30 px at 1) and, from 1 on, dlib's HOG detector's second look at the whole
         image (``HOG_SECOND_LOOK``: frontal faces BlazeFace missed, confirmed by the mesh)
         and BlazeFace's look at a padded copy (``PAD_LOOK``: a face that fills the frame),
-        which a whole-frame pass at 0 also takes when a face it found is large.
+        which a whole-frame pass at 0 also takes when its finds hint at a close-up.
     min_size : smallest face side kept, in pixels of the input.
     threshold : dlib's detection score threshold (0 = its default; lower finds more).
     """
@@ -100,8 +100,7 @@ class FaceDetector:
             from .mesh import _rgb
             rgb = _rgb(img)     # once, for the detector and every proposal the mesh checks
             found = _one_per_face(self._blaze.detect_full_rgb(rgb, up + 1 if up else 0, only=tile),
-                                  lambda d: d["score"] >= BLAZE_SURE
-                                  or self._presence(rgb, d["box"]) >= MESH_CONFIRMS)
+                                  lambda d: self._sure(rgb, d))
             out = [(dlib_like_box(d["box"]), d["score"]) for d in found]
             if (tile is None and PAD_LOOK and min(rgb.shape[:2]) >= PAD_MIN_IMAGE
                     and (up or self._close_up(rgb, out))):
@@ -177,8 +176,7 @@ class FaceDetector:
         small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else rgb
         p = int(round(pad * scale))
         big = cv2.copyMakeBorder(small, p, p, p, p, cv2.BORDER_REPLICATE)
-        looked = _one_per_face(self._blaze.detect_full_rgb(big, 0),
-                               lambda d: d["score"] >= BLAZE_SURE or self._presence(big, d["box"]) >= MESH_CONFIRMS)
+        looked = _one_per_face(self._blaze.detect_full_rgb(big, 0), lambda d: self._sure(big, d))
         out = []
         for d in looked:
             x, y, bw, bh = d["box"]
@@ -187,8 +185,8 @@ class FaceDetector:
                 continue
             # a face found inside it vetoes it, unless it may be a part of it (a side of a
             # quarter of its side or more) and is less probable
-            if any(_inside(b, box) and (s >= score or max(b[2], b[3]) < box[2] / 4) for b, s in found) or any(
-                    centres_close(box, b) and not _inside(b, box) for b, _ in found + out):
+            vetoed = any(_inside(b, box) and (s >= score or max(b[2], b[3]) < box[2] / 4) for b, s in found)
+            if vetoed or any(centres_close(box, b) and not _inside(b, box) for b, _ in found + out):
                 continue
             out.append((box, score))
         return out
@@ -204,6 +202,11 @@ class FaceDetector:
         e = PAD_EDGE * min(h, w)
         return len(large) >= 2 or any(x < e or y < e or x + bw > w - e or y + bh > h - e
                                       for x, y, bw, bh in large)
+
+    def _sure(self, rgb, d) -> bool:
+        """Is BlazeFace's detection ``d`` a face: probable enough (BLAZE_SURE), or confirmed
+        by the face mesh (presence >= MESH_CONFIRMS)?"""
+        return d["score"] >= BLAZE_SURE or self._presence(rgb, d["box"]) >= MESH_CONFIRMS
 
     def _presence(self, rgb, box) -> float:
         """The face mesh's face-presence probability for ``box`` (one unrefined pass)."""
@@ -278,11 +281,11 @@ HOG_SIDE = 640
 # also lets BlazeFace look at a copy with PAD_SHARE of the longer side added round it (edges
 # replicated, at most PAD_SIDE px); a face of at least PAD_MIN_FACE of the shorter side found
 # there is kept, and replaces the less probable boxes lying inside it (a surer one inside it
-# vetoes it: on the benchmark's scenes a cat's eye or a cup round a small real face).  Chosen on FER2013 PublicTest crops
-# (300, scaled to 100 / 256 px and given as photos: found 80 / 85 % -> 91 / 93 %; padding 0.2
-# and 0.3 found less, keeping smaller faces too added false alarms on the benchmark's scenes)
-# and bench/detection.py --seed 1 (close-ups 90 -> 100 %, false positives 0.10 -> 0.00 an
-# image; composites 89.3 -> 89.4 %, 0.06 either way).
+# vetoes it: on the benchmark's scenes a cat's eye or a cup round a small real face).
+# Chosen on FER2013 PublicTest crops (300, scaled to 100 / 256 px and given as photos: found
+# 80 / 85 % -> 91 / 93 %; padding 0.2 and 0.3 found less; keeping smaller faces too added
+# false alarms on the benchmark's scenes) and bench/detection.py --seed 1 (close-ups 90 ->
+# 100 %, false positives 0.10 -> 0.00 an image; composites 89.3 -> 89.4 %, 0.06 either way).
 PAD_LOOK = True
 PAD_SHARE = 0.5
 PAD_SIDE = 640
