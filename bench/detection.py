@@ -794,7 +794,8 @@ def main():
     records = build_dataset(args.n_per_condition, args.seed, fer, n_fer=args.fer_faces, progress=True)
     n_fer = len(_fer_images(fer, args.fer_faces, args.seed)) if fer is not None else 0
     print(f"data: {len(REAL_PHOTOS)} real photos + {len(CONDITIONS)} conditions x {args.n_per_condition} "
-          f"composites {W}x{H} + {args.n_per_condition} close-ups (seed {args.seed}); composite faces: astronaut, Grace Hopper"
+          f"composites {W}x{H} + {args.n_per_condition} close-ups (seed {args.seed}); "
+          f"composite faces: astronaut, Grace Hopper"
           + (f" and {n_fer} FER2013 PublicTest faces ({fer_path})" if fer is not None else "")
           + f"; built in {time.perf_counter() - t0:.1f} s")
 

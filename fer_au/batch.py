@@ -67,8 +67,8 @@ class Summary:
         # a multi-frame image's frames are said beside the images, not the videos
         animated = f" ({self.image_frames} frames of multi-frame images)" if self.image_frames else ""
         parts = [f"{self.inputs} input(s): {self.images} image(s){animated}, {self.videos} video(s) "
-                 f"({self.frames - self.image_frames} frames)", f"{self.faces} face(s)", f"{self.no_face} without a face",
-                 f"{self.errors} error(s)"]
+                 f"({self.frames - self.image_frames} frames)", f"{self.faces} face(s)",
+                 f"{self.no_face} without a face", f"{self.errors} error(s)"]
         if self.warnings:
             parts.append(f"{self.warnings} with a warning")
         if self.resumed:
