@@ -163,6 +163,40 @@ def test_a_face_that_fills_the_frame_is_one_face_not_two_halves(monkeypatch):
     assert len(an.detect(photo, 2)) == 1
 
 
+def _cut(path, box, room, side):
+    """A close-up: ``box``'s face in a square of ``room`` face widths (centred 5 % of the
+    height below the box's centre) resized to ``side`` px, and the box in it."""
+    x, y, w, h = box
+    n = int(round(room * w))
+    x0, y0 = int(round(x + w / 2 - n / 2)), int(round(y + h / 2 + 0.05 * h - n / 2))
+    f = side / n
+    img = cv2.resize(cv2.imread(path)[y0:y0 + n, x0:x0 + n], (side, side), interpolation=cv2.INTER_AREA)
+    return img, ((x - x0) * f, (y - y0) * f, w * f, h * f)
+
+
+def test_a_close_up_is_boxed_whole_in_photos_and_video_frames(monkeypatch):
+    """Session 19: Hopper with 1.1 face widths of room, 162 px: the first look boxes a
+    face-sized window off the face's centre (IoU 0.36 before), which the padded look's box
+    of the whole face now replaces; the astronaut cut at its box: a video frame's first look
+    proposes nothing (no face before), which now sends it to the padded look. A face with
+    room round it in a video frame takes no padded look (it costs a frame's budget)."""
+    from fer_au import faces
+    from fer_au.analyzer import FaceAnalyzer
+    from fer_au.tracking import iou
+    an = FaceAnalyzer(emotion_model=None, au_model=None, aus=False)
+    hopper, hopper_box = _cut("samples/hopper.jpg", (221, 139, 187, 187), 1.1, 162)
+    astronaut, astronaut_box = _cut("samples/astronaut.jpg", (253, 150, 156, 156), 1.0, 256)
+    for img, truth in ((hopper, hopper_box), (astronaut, astronaut_box)):
+        for upsample in (2, 0):
+            (box, _), = an.detect(img, upsample)
+            assert iou(tuple(box), truth) > 0.6, (truth, box, upsample)
+    looks = []
+    padded_look = faces.FaceDetector._padded_look
+    monkeypatch.setattr(faces.FaceDetector, "_padded_look", lambda *a: looks.append(1) or padded_look(*a))
+    assert len(an.detect(cv2.imread("samples/hopper.jpg"), 0)) == 1 and looks == []
+    assert an.detect(np.zeros((480, 640, 3), np.uint8), 0) == [] and looks == [1]   # nothing proposed
+
+
 def test_large_photos_get_more_tiles():
     """A photo over 1500 px gets more tiles when upsample is the analyzer's default
     (PHOTO_TILE_SIDE), up to 8x8; a chosen upsample and the other detectors keep theirs."""
