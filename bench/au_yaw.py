@@ -1,0 +1,95 @@
+"""Do the AUs of real neutral faces drift as the head turns?  A pose check on real faces.
+
+    python bench/au_yaw.py [--data PATH]      # ~1 min with the landmark caches warm, ~7 cold
+
+bench/_au_validity.py turns two portraits synthetically (the mesh rotated, the photo warped
+triangle by triangle), which cannot hide the far side of the face.  Here the turns are
+real: FER2013's neutral faces come at every yaw.  Their AUs (dlib's points with the mesh's
+depth, as the analyzer reads a 48-px crop) are grouped by the yaw ``faces.head_pose`` gives
+(the analyzer's Yaw column), and each group's mean intensity is set against the frontal
+group's (|yaw| under 10 degrees).  A neutral face should read the same at any yaw; the
+pose check of issue 11 allows a change under 0.7 at 30 degrees.
+
+Two sets: the neutral faces of PublicTest and PrivateTest, which the baseline never saw,
+and the Training ones it was fitted on (more faces, in-sample).  Only the label "neutral"
+is read.  Faces the mesh does not find (presence < 0.5) are left out, as the baseline
+leaves them out.
+"""
+import argparse
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+BINS = ((0, 10), (10, 20), (20, 30), (30, 45), (45, 90))
+POSE_MAX = 0.7          # issue 11's pose check: an AU changes by less than this at 30 degrees
+
+
+def neutral_aus(ds, splits):
+    """(AU intensities (N, 17), yaw (N,)) of the neutral faces of ``splits`` the mesh finds."""
+    from fer_au.aus3d import PoseFreeAUEstimator, with_depth
+    from fer_au.faces import crop_landmarks, head_pose
+    from fer_au.labels import FER7
+    from fer_au.mesh import crop_meshes
+
+    pick = np.isin(ds.usage, splits) & (ds.labels == FER7.index("neutral"))
+    meshes, presence = crop_meshes(ds.images[pick], progress=True)
+    lm, _, _ = crop_landmarks(ds.images[pick], progress=True)
+    found = presence >= 0.5
+    aus = PoseFreeAUEstimator.load_shipped().transform(with_depth(lm, meshes)[found])
+    yaw = np.array([head_pose(p, (48, 48))[2] for p in lm[found]])
+    return aus, yaw
+
+
+def yaw_table(aus, yaw, codes) -> tuple[list[str], np.ndarray]:
+    """Printed rows (|yaw| bin, faces, mean of each AU) and, per bin, each AU's mean minus
+    the frontal bin's (NaN rows for bins of fewer than 10 faces)."""
+    a = np.abs(yaw)
+    front = aus[a < BINS[0][1]].mean(0)
+    rows, diffs = [], []
+    for lo, hi in BINS:
+        sel = (a >= lo) & (a < hi)
+        if sel.sum() < 10:
+            diffs.append(np.full(len(codes), np.nan))
+            rows.append(f"  {lo:>2}-{hi:<2} deg {sel.sum():>5}  (too few faces)")
+            continue
+        mean = aus[sel].mean(0)
+        diffs.append(mean - front)
+        rows.append(f"  {lo:>2}-{hi:<2} deg {sel.sum():>5}  " + " ".join(f"{v:5.2f}" for v in mean))
+    return rows, np.array(diffs)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=None, help="FER2013 CSV or folder (default: found automatically)")
+    args = ap.parse_args()
+    from _data import cpu_model, fer2013_path
+    from fer_au.aus import AU_CODES
+    from fer_au.data import load_fer2013
+
+    path = fer2013_path(args.data)
+    print(f"$ python bench/au_yaw.py{' --data ' + args.data if args.data else ''}\nCPU: {cpu_model()}")
+    ds = load_fer2013(path)
+    for title, splits in (("PublicTest + PrivateTest neutral faces (not in the baseline)", ["PublicTest", "PrivateTest"]),
+                          ("Training neutral faces (the baseline's own)", ["Training"])):
+        aus, yaw = neutral_aus(ds, splits)
+        rows, diffs = yaw_table(aus, yaw, AU_CODES)
+        print(f"\n{title}: {len(aus)} faces; mean AU intensity (0-5) by |yaw|")
+        print("  |yaw|      faces  " + " ".join(f"{c:>5}" for c in AU_CODES))
+        print("\n".join(rows))
+        upto30 = np.nanmax(np.abs(diffs[1:3]), axis=0)
+        worst = int(np.nanargmax(upto30))
+        print(f"  largest change from the frontal faces' mean up to 30 deg: {AU_CODES[worst]} "
+              f"{diffs[1:3, worst][np.nanargmax(np.abs(diffs[1:3, worst]))]:+.2f} "
+              f"({'under' if upto30[worst] < POSE_MAX else 'over'} the pose check's {POSE_MAX}); "
+              f"30-45 deg: " + (f"{AU_CODES[int(np.nanargmax(np.abs(diffs[3])))]} "
+                                f"{diffs[3][int(np.nanargmax(np.abs(diffs[3])))]:+.2f}"
+                                if not np.all(np.isnan(diffs[3])) else "too few faces"))
+
+
+if __name__ == "__main__":
+    main()
