@@ -166,15 +166,56 @@ def umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.nda
     return scale, rot, mu_d - scale * rot @ mu_s
 
 
-def frontalize(points: np.ndarray, reference: np.ndarray) -> np.ndarray:
+def frontalize(points: np.ndarray, reference: np.ndarray, with_yaw: bool = False):
     """(N, 68, 3) points rotated, scaled and shifted onto the 3-D ``reference``
-    (similarity on ``STABLE``); returns their (N, 68, 2) frontal x, y."""
+    (similarity on ``STABLE``); returns their (N, 68, 2) frontal x, y and, with
+    ``with_yaw``, the (N,) turn about the vertical axis that fit took off, in degrees."""
     p = np.asarray(points, np.float64)
     out = np.empty(p.shape[:-1] + (2,))
+    yaw = np.empty(len(p))
     for i, x in enumerate(p):
         s, r, t = umeyama(x[STABLE], reference[STABLE])
         out[i] = (s * x @ r.T + t)[:, :2]
-    return out
+        yaw[i] = np.degrees(np.arctan2(r[0, 2], r[2, 2]))
+    return (out, yaw) if with_yaw else out
+
+
+# What a turn still does to the measures of a neutral face, in the frontal head frame:
+# dlib's 2-D points on the far side of a turned face shift (the brows' outer ends, the lower
+# lids, the lips' outline) and the mesh's depth takes off only part of it (bench/au_yaw.py:
+# FER2013's neutral faces past 30 degrees read AU02 +0.5 and AU06/AU07 +0.5 above the frontal
+# ones).  The neutral reference follows the yaw: each measure's drift, fitted on the neutral
+# faces as b1 |yaw| / YAW_UNIT + b2 (|yaw| / YAW_UNIT)^2 (a Huber-weighted least-squares fit, so
+# the odd failed fit does not steer it), is taken off before the baseline; beyond YAW_MAX,
+# where few faces were fitted, it stays at YAW_MAX's.  Neutral faces that hardly turn (fewer
+# than YAW_MIN_TURNED of them YAW_TURNED degrees or more) say nothing about it: no drift.
+YAW_UNIT, YAW_MAX = 30.0, 45.0
+YAW_TURNED, YAW_MIN_TURNED = 15.0, 100
+
+
+def yaw_terms(yaw: np.ndarray) -> np.ndarray:
+    """(N,) yaw in degrees -> (N, 2) the terms of a measure's drift with the turn."""
+    a = np.minimum(np.abs(np.asarray(yaw, np.float64)), YAW_MAX) / YAW_UNIT
+    return np.stack([a, a * a], axis=-1)
+
+
+def fit_yaw_drift(measures: np.ndarray, yaw: np.ndarray, iterations: int = 5) -> np.ndarray:
+    """(2, n_AUs): each measure's drift per ``yaw_terms`` on neutral faces (intercept
+    fitted alongside and dropped), by iteratively reweighted least squares with Huber
+    weights (residuals over 1.5 robust spreads weigh less); zeros when too few of the
+    faces are turned (YAW_MIN_TURNED)."""
+    m = np.asarray(measures, np.float64)
+    if np.sum(np.abs(yaw) >= YAW_TURNED) < YAW_MIN_TURNED:
+        return np.zeros((2, m.shape[1]))
+    x = np.hstack([np.ones((len(m), 1)), yaw_terms(yaw)])
+    coef = np.linalg.lstsq(x, m, rcond=None)[0]
+    for _ in range(iterations):
+        r = m - x @ coef
+        spread = np.median(np.abs(r), axis=0) * 1.4826 + 1e-12
+        w = np.sqrt(np.minimum(1.0, 1.5 / np.maximum(np.abs(r) / spread, 1e-12)))
+        coef = np.stack([np.linalg.lstsq(x * w[:, j:j + 1], m[:, j] * w[:, j], rcond=None)[0]
+                         for j in range(m.shape[1])], axis=1)
+    return coef[1:]
 
 
 def reference_face(points: np.ndarray, iterations: int = 3) -> np.ndarray:
@@ -206,14 +247,30 @@ class PoseFreeAUEstimator(AUEstimator):
     BASELINE_FILE = BASELINE_FILE
     SHAPE = (68, 3)
     MEASURES = MEASURES
-    MEASURE_UNIT = "canonical px of the frontal head frame given by `reference`"
+    MEASURE_UNIT = ("canonical px of the frontal head frame given by `reference`, less a neutral face's "
+                    "drift with the yaw (`yaw_drift` times aus3d.yaw_terms)")
     JSON_INDENT = None
 
     def _fit_frame(self, points):
         self.reference_ = reference_face(points)
+        frontal, yaw = frontalize(points, self.reference_, with_yaw=True)
+        self.yaw_drift_ = fit_yaw_drift(measures_v2(frontal), yaw)
 
     def _measures(self, points):
-        return measures_v2(frontalize(points, self.reference_))
+        frontal, yaw = frontalize(points, self.reference_, with_yaw=True)
+        drift = getattr(self, "yaw_drift_", None)      # a baseline saved before session 19 has none
+        return measures_v2(frontal) - (0.0 if drift is None else yaw_terms(yaw) @ drift)
+
+    def _state(self) -> dict:
+        d = super()._state()
+        if getattr(self, "yaw_drift_", None) is not None:
+            d["yaw_drift"] = self.yaw_drift_.round(6).tolist()
+        return d
+
+    def _set_state(self, d: dict) -> None:
+        super()._set_state(d)
+        if "yaw_drift" in d:
+            self.yaw_drift_ = np.asarray(d["yaw_drift"], np.float64)
 
 
 def depth_68(mesh: np.ndarray) -> np.ndarray:

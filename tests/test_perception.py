@@ -417,6 +417,30 @@ def test_posefree_aus_ignore_head_turns_and_follow_the_fixed_directions(neutral3
     assert zb["AU04"] > z["AU04"] + 1 and abs(zb["AU09"] - z["AU09"]) < 1e-9
 
 
+def test_the_neutral_reference_follows_the_yaw(neutral3d):
+    """Neutral faces whose outer brows read higher the more the head turns (as dlib's 2-D
+    points do on the far side of a real turned face): fitted on them, the estimator takes
+    that drift off, so a turned neutral face reads as the frontal one; fitted on faces that
+    hardly turn (the fixture), it learns no drift and an exact 3-D turn changes nothing."""
+    from fer_au.aus3d import PoseFreeAUEstimator
+    rng = np.random.default_rng(1)
+
+    def turned(face, deg, drift_px_per_deg=0.05):
+        f = face.copy()
+        f[[17, 18, 25, 26], 1] -= drift_px_per_deg * abs(deg)        # outer brows up (y grows down)
+        return (f - f.mean(0)) @ _rot_y(deg).T * 3.1 + np.array([200.0, 150.0, 0.0])
+
+    yaws = rng.uniform(-40, 40, 600)
+    est = PoseFreeAUEstimator().fit(np.stack([turned(neutral3d[i % 300], d) for i, d in enumerate(yaws)]))
+    front = est.signed_z(turned(neutral3d[0], 0.0))
+    for deg in (-30, 30):
+        z = est.signed_z(turned(neutral3d[0], deg))
+        assert abs(z[AU_CODES.index("AU02")] - front[AU_CODES.index("AU02")]) < 0.3
+    est.yaw_drift_ = np.zeros_like(est.yaw_drift_)                  # without it the turn reads as AU02
+    assert est.signed_z(turned(neutral3d[0], 30))[AU_CODES.index("AU02")] > front[AU_CODES.index("AU02")] + 1
+    assert not PoseFreeAUEstimator().fit(neutral3d).yaw_drift_.any()
+
+
 def test_posefree_estimator_roundtrip(neutral3d, tmp_path):
     from fer_au.aus3d import PoseFreeAUEstimator
     est = PoseFreeAUEstimator().fit(neutral3d)
