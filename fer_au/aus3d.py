@@ -16,7 +16,9 @@ hardly move (eye corners, nose: ``geometry.STABLE``) onto a neutral 3-D face,
 and the 68-point measures are read there.  Turning, nodding and tilting the
 head are removed by construction: AU26's jaw opening is measured along the
 face's own vertical (corrected for head pitch), mouth width (AU20) is not
-shortened by a turn.
+shortened by a turn.  What a turn still does to dlib's points on neutral faces
+(the far side's outer brows and lower lids) is fitted on them and taken off
+(``fit_yaw_drift``).
 
 The measures are those of ``aus.raw_measures`` (first generation) with these fixed
 by their FACS description (issue 11) and by the selectivity check of
@@ -183,8 +185,8 @@ def frontalize(points: np.ndarray, reference: np.ndarray, with_yaw: bool = False
 # What a turn still does to the measures of a neutral face, in the frontal head frame:
 # dlib's 2-D points on the far side of a turned face shift (the brows' outer ends, the lower
 # lids, the lips' outline) and the mesh's depth takes off only part of it (bench/au_yaw.py:
-# FER2013's neutral faces past 30 degrees read AU02 +0.5 and AU06/AU07 +0.5 above the frontal
-# ones).  The neutral reference follows the yaw: each measure's drift, fitted on the neutral
+# without what follows, FER2013's neutral faces past 30 degrees read AU02 +0.5 and AU06/AU07
+# +0.5 above the frontal ones).  So the neutral reference follows the yaw: each measure's drift, fitted on the neutral
 # faces as b1 |yaw| / YAW_UNIT + b2 (|yaw| / YAW_UNIT)^2 (a Huber-weighted least-squares fit, so
 # the odd failed fit does not steer it), is taken off before the baseline; beyond YAW_MAX,
 # where few faces were fitted, it stays at YAW_MAX's.  Neutral faces that hardly turn (fewer
