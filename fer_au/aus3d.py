@@ -184,7 +184,7 @@ def frontalize(points: np.ndarray, reference: np.ndarray, with_yaw: bool = False
 
 # What a turn still does to the measures of a neutral face, in the frontal head frame:
 # dlib's 2-D points on the far side of a turned face shift (the brows' outer ends, the lower
-# lids, the lips' outline) and the mesh's depth takes off only part of it (bench/au_yaw.py:
+# lids, the lips' outline) and the mesh's depth takes off only part of it (bench/au_pose.py:
 # without what follows, FER2013's neutral faces past 30 degrees read AU02 +0.5 and AU06/AU07
 # +0.5 above the frontal ones).  So the neutral reference follows the yaw: each measure's drift, fitted on the neutral
 # faces as b1 |yaw| / YAW_UNIT + b2 (|yaw| / YAW_UNIT)^2 (a Huber-weighted least-squares fit, so
