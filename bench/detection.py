@@ -593,8 +593,8 @@ def match(gt_boxes, det_boxes, iou_min: float = IOU_MIN, size_ratio=SIZE_RATIO):
 # Running the detectors and the report
 # ---------------------------------------------------------------------------
 class PhotoPath:
-    """What ``analyze`` does to find the faces of a photo: ``FaceAnalyzer.detect`` with
-    its photo default (or ``upsample``), on its copy of at most ``detect_size`` px."""
+    """What ``analyze`` does to find the faces of a photo: ``FaceAnalyzer.detect_photo`` (or
+    its search with ``upsample``'s tiles), on its copy of at most ``detect_size`` px."""
 
     def __init__(self, upsample=None, detect_size=1280):
         from fer_au import FaceAnalyzer
@@ -603,8 +603,10 @@ class PhotoPath:
         self.upsample = upsample
 
     def detect(self, image):
-        up = self.analyzer.photo_upsample_for(max(image.shape[:2])) if self.upsample is None else self.upsample
-        return self.analyzer.detect(image, up)
+        if self.upsample is None:
+            return self.analyzer.detect_photo(image)
+        from fer_au.analyzer import PHOTO_HOG_SIDE
+        return self.analyzer.detect(image, self.upsample, hog_side=PHOTO_HOG_SIDE)
 
 
 def make_detectors(spec: str | None) -> dict:

@@ -48,6 +48,14 @@ PHOTO_UPSAMPLE = {"blazeface": 2}
 # Only when the caller leaves ``upsample`` to the analyzer.
 PHOTO_TILE_SIDE = 500
 PHOTO_MAX_TILES = 8
+# A photo's search also lets dlib's HOG detector look at the whole detector copy (up to
+# PHOTO_HOG_SIDE px), where a video sweep's look shrinks it to faces.HOG_SIDE (640): HOG finds
+# frontal faces from ~80 px of its copy, and in a 1920x1080 photo those are faces of 120 px and
+# more, not 240 (bench/detection.py --canvas 1920x1080 --n-per-condition 8|16, BlazeFace's
+# photo path: --seed 1 115 -> 117 of 146 faces, --seed 2 201 -> 209 of 281, no more false
+# alarms; ~+55 ms a 1920x1080 photo). Video sweeps keep 640: a 1920x1080 clip gained nothing on
+# seed 0 for 29 % more time a frame (bench/video_detection.py --canvas 1920x1080).
+PHOTO_HOG_SIDE = 1280
 # Video frames of any size get the photo's tiles on a periodic sweep (FaceStream's
 # ``sweep_every``, which ``analyze`` turns on): the whole-frame pass alone found 28.4 % of the
 # faces of 1920x1080 composites, none under 60 px (bench/detection.py --canvas 1920x1080), and
@@ -283,19 +291,20 @@ class FaceAnalyzer:
         return columns(self.au_codes)
 
     # ------------------------------------------------------------ stages
-    def detect(self, image: np.ndarray, upsample: int | None = None, tile: int | None = None
-               ) -> list[tuple[tuple, float]]:
+    def detect(self, image: np.ndarray, upsample: int | None = None, tile: int | None = None,
+               hog_side: int | None = None) -> list[tuple[tuple, float]]:
         """Face boxes ``[((x, y, w, h), score), ...]`` in pixels of ``image`` (BGR or
         grey; BlazeFace reads the colour where there is colour), left to right.
-        ``upsample`` overrides the detector's for this call (``photo_upsample`` for a photo);
-        ``tile``: search only that tile of its grid (``n_tiles``), not the whole image."""
+        ``upsample`` overrides the detector's for this call (``detect_photo`` for a photo);
+        ``tile``: search only that tile of its grid (``n_tiles``), not the whole image;
+        ``hog_side``: the copy HOG's second look searches (``FaceDetector.detect``)."""
         import cv2
 
         scale, (sh, sw) = self._detect_copy(image.shape)
         src = image if scale == 1.0 else cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA)
         from .faces import FaceDetector
         found = (self.detector.detect(src, min_size=max(1, int(self.min_face * scale)), upsample=upsample,
-                                      tile=tile)
+                                      tile=tile, hog_side=hog_side)
                  # the floor in the detector's (possibly downscaled) pixels, passed per call so a
                  # detector the caller owns is left as it was; for Haar it also sets the smallest
                  # window searched, which is most of its cost
@@ -306,6 +315,13 @@ class FaceAnalyzer:
             if min(box[2], box[3]) >= self.min_face:
                 out.append((tuple(int(round(v)) for v in box), float(s)))
         return sorted(out, key=lambda d: d[0][0])
+
+    def detect_photo(self, image: np.ndarray, side: int | None = None) -> list[tuple[tuple, float]]:
+        """``detect`` as a photo is searched: the photo's tiles for its longer ``side`` (default
+        ``image``'s; ``photo_upsample_for``) and HOG's look on the whole detector copy
+        (PHOTO_HOG_SIDE)."""
+        side = side or max(image.shape[:2])
+        return self.detect(image, self.photo_upsample_for(side), hog_side=PHOTO_HOG_SIDE)
 
     def analyze(self, image, *, color: str | None = None, crop: bool = False,
                 boxes=None) -> list[Face]:
@@ -318,7 +334,9 @@ class FaceAnalyzer:
         Returns the faces left to right (``face_id`` 0, 1, ...); [] if none.
         """
         bgr = to_bgr(image, color or self.color)
-        faces = self.analyze_bgr(bgr, crop=crop, boxes=boxes, upsample=self.photo_upsample_for(max(bgr.shape[:2])))
+        if boxes is None and not crop:
+            boxes = self.detect_photo(bgr)
+        faces = self.analyze_bgr(bgr, crop=crop, boxes=boxes)
         if self.describer is not None:
             from .identity import describe_faces
             describe_faces(bgr, faces, self.describer)
@@ -333,8 +351,8 @@ class FaceAnalyzer:
         ``emotion_every``): False to skip, True for the model as loaded, ``"plain"``
         or ``"mirror"`` for one view of the face only, where the model averages the
         two (the shipped CNN's ``tta``; ``FaceStream`` alternates them); default all.
-        ``upsample``: the detector's, for this call (``analyze`` passes ``photo_upsample_for(side)``;
-        by default the detector's own, what video frames get)."""
+        ``upsample``: the detector's, for this call (by default the detector's own, what video
+        frames get; ``analyze`` searches a photo with ``detect_photo`` and passes its boxes)."""
         from .faces import head_pose
         from .mesh import to_68
 

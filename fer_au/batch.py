@@ -127,7 +127,7 @@ def _image_rows(analyzer, path, crops: bool, identities: bool = False) -> ImageR
                     raise MediaError(f"{path}: {problem}")
                 faces = analyzer.analyze_bgr(bgr, crop=True)
             else:
-                faces = analyzer.analyze_bgr(bgr, upsample=analyzer.photo_upsample_for(max(bgr.shape[:2])))
+                faces = analyzer.analyze_bgr(bgr, boxes=analyzer.detect_photo(bgr))
             rows = rows_for(path, faces, frame=index, approx_time=t, models=models, warning=img.warning)
             if identities:   # face descriptors ride on the rows to the parent's PersonRegistry
                 from .identity import describe_rows
@@ -153,7 +153,7 @@ def _analyze_huge(analyzer, img):
     keep = analyzer.min_face
     analyzer.min_face = max(1, int(keep / k))     # min_face is in full-image pixels
     try:
-        dets = analyzer.detect(small, analyzer.photo_upsample_for(max(img.size)))
+        dets = analyzer.detect_photo(small, max(img.size))
     finally:
         analyzer.min_face = keep
     W, H = img.size

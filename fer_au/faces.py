@@ -84,14 +84,15 @@ class FaceDetector:
         return len(self._blaze.views(shape, upsample + 1)) - 1
 
     def detect(self, gray: np.ndarray, min_size: int | None = None, upsample: int | None = None,
-               tile: int | None = None) -> list:
+               tile: int | None = None, hog_side: int | None = None) -> list:
         """Faces in ``gray`` (grey, BGR or BGRA) as ``[((x, y, w, h), score), ...]``, left to right.
 
         Boxes are clipped to the image. Scores: BlazeFace's face probability,
         dlib's SVM margin for HOG, the number of merged neighbour detections for Haar.
         ``min_size``: this call's smallest face side (default: the detector's ``min_size``);
         ``upsample``: this call's (default: the detector's ``upsample``); ``tile`` (BlazeFace):
-        search only that tile (1, 2, ...) of the grid ``upsample`` gives, not the whole image.
+        search only that tile (1, 2, ...) of the grid ``upsample`` gives, not the whole image;
+        ``hog_side``: the longest side of the copy HOG's second look searches (default HOG_SIDE).
         """
         min_size = self.min_size if min_size is None else int(min_size)
         up = self.upsample if upsample is None else int(upsample)
@@ -111,7 +112,7 @@ class FaceDetector:
                 out = [d for d in out if not any(_inside(d[0], f) or centres_close(d[0], f)
                                                  for f, _ in large)] + large
             if up and tile is None and HOG_SECOND_LOOK:
-                out += self._hog_second_look(img, rgb, [b for b, _ in out])
+                out += self._hog_second_look(img, rgb, [b for b, _ in out], hog_side or HOG_SIDE)
             return sorted([(b, s) for b, s in out if min(b[2], b[3]) >= min_size], key=lambda d: d[0][0])
         if tile is not None:
             raise ValueError(f"only BlazeFace searches single tiles, not {self.method}")
@@ -139,8 +140,8 @@ class FaceDetector:
                 kept.append(((x0, y0, x1 - x0, y1 - y0), s))
         return sorted(kept, key=lambda b: b[0][0])
 
-    def _hog_second_look(self, img, rgb, boxes) -> list:
-        """The frontal faces dlib's HOG detector finds on a copy of at most ``HOG_SIDE`` px
+    def _hog_second_look(self, img, rgb, boxes, side: int | None = None) -> list:
+        """The frontal faces dlib's HOG detector finds on a copy of at most ``side`` px (HOG_SIDE)
         that no BlazeFace box covers, each confirmed by the face mesh (presence >= 0.5,
         which is then its score: HOG's SVM margin is no probability)."""
         import cv2
@@ -148,7 +149,7 @@ class FaceDetector:
         if self._hog is None:
             self._hog = dlib.get_frontal_face_detector()
         g = _gray(img)
-        scale = min(1.0, HOG_SIDE / max(g.shape[:2]))
+        scale = min(1.0, (side or HOG_SIDE) / max(g.shape[:2]))
         small = cv2.resize(g, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else g
         out = []
         for r in self._hog(small, 0):

@@ -223,6 +223,26 @@ def test_a_close_up_video_keeps_one_face_with_its_box():
             assert iou(tuple(face.box), truth) > 0.5, (kwargs, i, face.box, truth)
 
 
+def test_a_photo_gives_hogs_look_the_whole_detector_copy_a_video_sweep_a_smaller_one(monkeypatch):
+    """HOG's second look searches a photo's whole detector copy (PHOTO_HOG_SIDE: 1280 px of a
+    1920x1440 photo) and a video sweep's at faces.HOG_SIDE (640): in a large photo it then
+    finds frontal faces from ~120 px instead of ~240; a sweep every 5th frame keeps its cost."""
+    from fer_au import faces
+    from fer_au.analyzer import PHOTO_HOG_SIDE, FaceAnalyzer
+    from fer_au.stream import FaceStream
+    sides = []
+    look = faces.FaceDetector._hog_second_look
+    monkeypatch.setattr(faces.FaceDetector, "_hog_second_look",
+                        lambda self, img, rgb, boxes, side=None: sides.append(side) or look(self, img, rgb, boxes, side))
+    an = FaceAnalyzer(emotion_model=None, au_model=None, aus=False)
+    big = cv2.resize(cv2.imread("samples/hopper.jpg"), (1920, 1440))
+    assert len(an.analyze(big)) == 1 and sides == [PHOTO_HOG_SIDE]
+    sides.clear()
+    stream = FaceStream(an, sweep_every=5)
+    stream.process(big, index=0)
+    assert sides == [faces.HOG_SIDE] and faces.HOG_SIDE < PHOTO_HOG_SIDE
+
+
 def test_large_photos_get_more_tiles():
     """A photo over 1500 px gets more tiles when upsample is the analyzer's default
     (PHOTO_TILE_SIDE), up to 8x8; a chosen upsample and the other detectors keep theirs."""
