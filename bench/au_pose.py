@@ -67,6 +67,16 @@ def pose_table(aus, angle, codes, bins=BINS, reference=(0, 10)) -> tuple[list[st
     return rows, np.array(diffs)
 
 
+def largest_change(diffs, codes) -> str:
+    """The AU whose mean moved most in ``diffs`` (bins x AUs, from ``pose_table``), with its
+    signed change, e.g. "AU02 +0.53"; "too few faces" when every bin was too small."""
+    d = np.atleast_2d(diffs)
+    if np.all(np.isnan(d)):
+        return "too few faces"
+    b, j = np.unravel_index(np.nanargmax(np.abs(d)), d.shape)
+    return f"{codes[j]} {d[b, j]:+.2f}"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=None, help="FER2013 CSV or folder (default: found automatically)")
@@ -85,22 +95,15 @@ def main():
         print(f"\n{title}: {len(aus)} faces; mean AU intensity (0-5) by |yaw|")
         print("  |yaw|      faces  " + " ".join(f"{c:>5}" for c in AU_CODES))
         print("\n".join(rows))
-        upto30 = np.nanmax(np.abs(diffs[1:3]), axis=0)
-        worst = int(np.nanargmax(upto30))
-        print(f"  largest change from the frontal faces' mean up to 30 deg: {AU_CODES[worst]} "
-              f"{diffs[1:3, worst][np.nanargmax(np.abs(diffs[1:3, worst]))]:+.2f} "
-              f"({'under' if upto30[worst] < POSE_MAX else 'over'} the pose check's {POSE_MAX}); "
-              f"30-45 deg: " + (f"{AU_CODES[int(np.nanargmax(np.abs(diffs[3])))]} "
-                                f"{diffs[3][int(np.nanargmax(np.abs(diffs[3])))]:+.2f}"
-                                if not np.all(np.isnan(diffs[3])) else "too few faces"))
+        under = np.nanmax(np.abs(diffs[1:3])) < POSE_MAX
+        print(f"  largest change from the frontal faces' mean up to 30 deg: {largest_change(diffs[1:3], AU_CODES)} "
+              f"({'under' if under else 'over'} the pose check's {POSE_MAX}); "
+              f"30-45 deg: {largest_change(diffs[3], AU_CODES)}")
         pitch = pose[:, 0] - np.median(pose[:, 0])
         rows, diffs = pose_table(aus, pitch, AU_CODES, PITCH_BINS, reference=(-5, 5))
         print(f"  by pitch, degrees from the median ({np.median(pose[:, 0]):+.1f}; + = face tilted up)")
         print("\n".join(rows))
-        worst = np.nanmax(np.abs(diffs), axis=0)
-        j = int(np.nanargmax(worst))
-        print(f"  largest change from the median-pitch faces' mean: {AU_CODES[j]} "
-              f"{diffs[:, j][np.nanargmax(np.abs(diffs[:, j]))]:+.2f}")
+        print(f"  largest change from the median-pitch faces' mean: {largest_change(diffs, AU_CODES)}")
 
 
 if __name__ == "__main__":

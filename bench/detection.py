@@ -593,20 +593,16 @@ def match(gt_boxes, det_boxes, iou_min: float = IOU_MIN, size_ratio=SIZE_RATIO):
 # Running the detectors and the report
 # ---------------------------------------------------------------------------
 class PhotoPath:
-    """What ``analyze`` does to find the faces of a photo: ``FaceAnalyzer.detect_photo`` (or
-    its search with ``upsample``'s tiles), on its copy of at most ``detect_size`` px."""
+    """What ``analyze`` (``--upsample``) does to find the faces of a photo:
+    ``FaceAnalyzer.detect_photo``, on its copy of at most ``detect_size`` px."""
 
     def __init__(self, upsample=None, detect_size=1280):
         from fer_au import FaceAnalyzer
         self.analyzer = FaceAnalyzer(emotion_model=None, au_model=None, aus=False, min_face=1,
-                                     detect_size=detect_size)
-        self.upsample = upsample
+                                     detect_size=detect_size, upsample=upsample)
 
     def detect(self, image):
-        if self.upsample is None:
-            return self.analyzer.detect_photo(image)
-        from fer_au.analyzer import PHOTO_HOG_SIDE
-        return self.analyzer.detect(image, self.upsample, hog_side=PHOTO_HOG_SIDE)
+        return self.analyzer.detect_photo(image)
 
 
 def make_detectors(spec: str | None) -> dict:

@@ -186,10 +186,10 @@ def frontalize(points: np.ndarray, reference: np.ndarray, with_yaw: bool = False
 # dlib's 2-D points on the far side of a turned face shift (the brows' outer ends, the lower
 # lids, the lips' outline) and the mesh's depth takes off only part of it (bench/au_pose.py:
 # without what follows, FER2013's neutral faces past 30 degrees read AU02 +0.5 and AU06/AU07
-# +0.5 above the frontal ones).  So the neutral reference follows the yaw: each measure's drift, fitted on the neutral
-# faces as b1 |yaw| / YAW_UNIT + b2 (|yaw| / YAW_UNIT)^2 (a Huber-weighted least-squares fit, so
-# the odd failed fit does not steer it), is taken off before the baseline; beyond YAW_MAX,
-# where few faces were fitted, it stays at YAW_MAX's.  Neutral faces that hardly turn (fewer
+# +0.5 above the frontal ones).  So the neutral reference follows the yaw: each measure's
+# drift, fitted on the neutral faces as b1 |yaw| / YAW_UNIT + b2 (|yaw| / YAW_UNIT)^2 (a
+# Huber-weighted least-squares fit, so the odd failed fit does not steer it), is taken off
+# before the baseline; beyond YAW_MAX, where few faces were fitted, it stays at YAW_MAX's.  Neutral faces that hardly turn (fewer
 # than YAW_MIN_TURNED of them YAW_TURNED degrees or more) say nothing about it: no drift.
 YAW_UNIT, YAW_MAX = 30.0, 45.0
 YAW_TURNED, YAW_MIN_TURNED = 15.0, 100

@@ -140,8 +140,8 @@ class FaceDetector:
                 kept.append(((x0, y0, x1 - x0, y1 - y0), s))
         return sorted(kept, key=lambda b: b[0][0])
 
-    def _hog_second_look(self, img, rgb, boxes, side: int | None = None) -> list:
-        """The frontal faces dlib's HOG detector finds on a copy of at most ``side`` px (HOG_SIDE)
+    def _hog_second_look(self, img, rgb, boxes, side: int) -> list:
+        """The frontal faces dlib's HOG detector finds on a copy of at most ``side`` px
         that no BlazeFace box covers, each confirmed by the face mesh (presence >= 0.5,
         which is then its score: HOG's SVM margin is no probability)."""
         import cv2
@@ -149,7 +149,7 @@ class FaceDetector:
         if self._hog is None:
             self._hog = dlib.get_frontal_face_detector()
         g = _gray(img)
-        scale = min(1.0, (side or HOG_SIDE) / max(g.shape[:2]))
+        scale = min(1.0, side / max(g.shape[:2]))
         small = cv2.resize(g, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else g
         out = []
         for r in self._hog(small, 0):
