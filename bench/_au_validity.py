@@ -12,7 +12,8 @@ must do on real photos rather than against a coder:
   FER2013-style crop (``Face.crop``, ``analyze(crop, crop=True)``) must give
   the same AUs.
 * ``pose_invariance``: a head turn synthesised with the 3-D mesh must leave the
-  AUs alone.
+  AUs alone; ``report`` also nods the faces (``axis="pitch"``), which issue 11
+  does not ask for, on the same yardstick.
 
 The faces are the real, full-resolution faces available offline (``real_faces``):
 the two public-domain portraits that installed packages ship (Eileen Collins,
@@ -505,11 +506,14 @@ def _mesh_triangles(mesh: np.ndarray) -> np.ndarray:
 EAR_LEVEL = [234, 454, 93, 323, 127, 356]
 
 
-def turn_mesh(mesh: np.ndarray, yaw: float) -> tuple[np.ndarray, np.ndarray]:
+def turn_mesh(mesh: np.ndarray, yaw: float, pitch: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """(destination (468, 2), visible (468,) bool) of the mesh turned by ``yaw``
     degrees about the face's vertical axis through its centre (the mean x of the
     mesh, at the depth of its ear-level silhouette, ``EAR_LEVEL``: about where the
-    neck's axis is), projected orthographically.  yaw > 0 turns the nose towards the image's right.
+    neck's axis is), then nodded by ``pitch`` degrees about the horizontal axis
+    through the ear-level silhouette (its mean height and depth: about where the
+    skull pivots on the spine), projected orthographically.  yaw > 0 turns the
+    nose towards the image's right; pitch > 0 lifts the chin (the nose moves up).
     A vertex is not visible when most of its triangles (Delaunay of the frontal
     mesh) face away after the turn (their projected orientation flips)."""
     m = np.asarray(mesh, np.float64)
@@ -518,10 +522,13 @@ def turn_mesh(mesh: np.ndarray, yaw: float) -> tuple[np.ndarray, np.ndarray]:
     q = m[:, :2] - o
     fx, fy = q @ ex, q @ down                   # de-rolled image axes (x right, y down)
     z = m[:, 2]
-    cx, cz = fx.mean(), z[EAR_LEVEL].mean()
+    cx, cy, cz = fx.mean(), fy[EAR_LEVEL].mean(), z[EAR_LEVEL].mean()
     t = math.radians(yaw)
     nx = cx + math.cos(t) * (fx - cx) - math.sin(t) * (z - cz)
-    dst = o + nx[:, None] * ex + fy[:, None] * down
+    nz = cz + math.sin(t) * (fx - cx) + math.cos(t) * (z - cz)
+    p = math.radians(pitch)
+    ny = cy + math.cos(p) * (fy - cy) + math.sin(p) * (nz - cz)
+    dst = o + nx[:, None] * ex + ny[:, None] * down
     tri = _mesh_triangles(m)
 
     def area(xy):
@@ -536,9 +543,10 @@ def turn_mesh(mesh: np.ndarray, yaw: float) -> tuple[np.ndarray, np.ndarray]:
     return dst, visible
 
 
-def turn_head(image: np.ndarray, mesh: np.ndarray, yaw: float) -> np.ndarray:
-    """``image`` with the face turned by ``yaw`` degrees (``turn_mesh`` + ``mesh_warp``)."""
-    dst, vis = turn_mesh(mesh, yaw)
+def turn_head(image: np.ndarray, mesh: np.ndarray, yaw: float, pitch: float = 0.0) -> np.ndarray:
+    """``image`` with the face turned by ``yaw`` and nodded by ``pitch`` degrees
+    (``turn_mesh`` + ``mesh_warp``)."""
+    dst, vis = turn_mesh(mesh, yaw, pitch)
     src = np.asarray(mesh, np.float64)[:, :2]
     return mesh_warp(image, src[vis], dst[vis], _mesh_box(mesh))
 
@@ -826,14 +834,16 @@ class PoseResult(NamedTuple):
     seconds: float
 
 
-def pose_invariance(analyzer, images, yaws=(-30, -15, 15, 30)) -> PoseResult:
+def pose_invariance(analyzer, images, yaws=(-30, -15, 15, 30), axis: str = "yaw") -> PoseResult:
     """Synthetic head turns: the face's 3-D mesh (z = depth, pixel units) is
     rotated about the face's vertical axis through its centre by each yaw,
     projected orthographically, and the image warped accordingly (``mesh_warp``;
     vertices whose surface faces away are dropped, so that side's texture
     compresses, as in a real turn).  Reported: the change of each AU against the
     frontal image, median |change| per AU and yaw over faces (criterion
-    < ``POSE_MAX``).
+    < ``POSE_MAX``).  With ``axis="pitch"`` the angles are nods instead (about
+    the ear-level horizontal axis, > 0 chin up: ``turn_mesh``); the result's
+    "yaw" columns then hold the pitch.
 
     What this turn cannot reproduce: the far side is compressed, not occluded
     (at 30 deg the nose hides part of the far cheek and the far eye's inner
@@ -853,7 +863,8 @@ def pose_invariance(analyzer, images, yaws=(-30, -15, 15, 30)) -> PoseResult:
         before = _au_vector(face)
         z0 = _face_z(analyzer, face)
         for yaw in yaws:
-            f2 = _same_face(analyzer.analyze(turn_head(img, face.mesh, yaw)), face.box)
+            turn = (0.0, yaw) if axis == "pitch" else (yaw, 0.0)
+            f2 = _same_face(analyzer.analyze(turn_head(img, face.mesh, *turn)), face.box)
             after = _au_vector(f2)
             z1 = _face_z(analyzer, f2)
             for c, b, a, zb, za in zip(AU_CODES, before, after, z0, z1):
@@ -878,7 +889,7 @@ def pose_invariance(analyzer, images, yaws=(-30, -15, 15, 30)) -> PoseResult:
 # Report
 # ---------------------------------------------------------------------------
 def report(analyzer=None, images=None, yaws=(-30, -15, 15, 30), out: dict | None = None,
-           neutral: int = 24) -> dict:
+           neutral: int = 24, pitches=(-20, -10, 10, 20)) -> dict:
     """Run the three checks on ``images`` (default ``real_faces()``), print their
     tables and return every figure as a JSON-able dict.  Selectivity runs a second
     time on ``neutral`` FER2013 faces at rest (``fer_neutral_faces``; 0 skips it)."""
@@ -932,6 +943,13 @@ def report(analyzer=None, images=None, yaws=(-30, -15, 15, 30), out: dict | None
     print(pose.z_median.round(2).to_string())
     print(f"{int(pose.summary.passed.sum())}/{len(pose.summary)} AUs below {POSE_MAX} at every yaw")
 
+    nod = pose_invariance(analyzer, images, pitches, axis="pitch")
+    print(f"\n-- nod (not one of issue 11's checks; the same yardstick): median |change| of each AU under a "
+          f"synthetic nod, degrees, + = chin up ({nod.seconds:.0f} s)")
+    print(nod.median.rename_axis(columns="pitch").round(2).to_string())
+    print(nod.summary.rename(columns={"worst_yaw": "worst_pitch"}).round(2).to_string())
+    print(f"{int(nod.summary.passed.sum())}/{len(nod.summary)} AUs below {POSE_MAX} at every pitch")
+
     out.update({
         "faces": list(images),
         "selectivity": {"median": sel.median.round(4).to_dict(orient="index"),
@@ -949,6 +967,9 @@ def report(analyzer=None, images=None, yaws=(-30, -15, 15, 30), out: dict | None
         "pose": {"median": {str(k): v for k, v in pose.median.round(4).to_dict().items()},
                  "summary": pose.summary.round(4).to_dict(orient="index"),
                  "passed": int(pose.summary.passed.sum()), "seconds": round(pose.seconds, 1)},
+        "nod": {"median": {str(k): v for k, v in nod.median.round(4).to_dict().items()},
+                "summary": nod.summary.round(4).to_dict(orient="index"),
+                "passed": int(nod.summary.passed.sum()), "seconds": round(nod.seconds, 1)},
     })
     return out
 

@@ -18,7 +18,7 @@ head are removed by construction: AU26's jaw opening is measured along the
 face's own vertical (corrected for head pitch), mouth width (AU20) is not
 shortened by a turn.  What a turn still does to dlib's points on neutral faces
 (the far side's outer brows and lower lids) is fitted on them and taken off
-(``fit_yaw_drift``).
+(``fit_pose_drift``; the nod only past ``PITCH_DEAD`` degrees).
 
 The measures are those of ``aus.raw_measures`` (first generation) with these fixed
 by their FACS description (issue 11) and by the selectivity check of
@@ -168,31 +168,44 @@ def umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.nda
     return scale, rot, mu_d - scale * rot @ mu_s
 
 
-def frontalize(points: np.ndarray, reference: np.ndarray, with_yaw: bool = False):
+def frontalize(points: np.ndarray, reference: np.ndarray, with_pose: bool = False):
     """(N, 68, 3) points rotated, scaled and shifted onto the 3-D ``reference``
     (similarity on ``STABLE``); returns their (N, 68, 2) frontal x, y and, with
-    ``with_yaw``, the (N,) turn about the vertical axis that fit took off, in degrees."""
+    ``with_pose``, the (N,) turn about the vertical axis (yaw, > 0 nose towards the
+    image's right) and about the horizontal one (pitch, > 0 chin up) that the fit
+    took off, in degrees against the reference."""
     p = np.asarray(points, np.float64)
     out = np.empty(p.shape[:-1] + (2,))
-    yaw = np.empty(len(p))
+    yaw, pitch = np.empty(len(p)), np.empty(len(p))
     for i, x in enumerate(p):
         s, r, t = umeyama(x[STABLE], reference[STABLE])
         out[i] = (s * x @ r.T + t)[:, :2]
         yaw[i] = np.degrees(np.arctan2(r[0, 2], r[2, 2]))
-    return (out, yaw) if with_yaw else out
+        pitch[i] = np.degrees(np.arctan2(-r[1, 2], r[2, 2]))
+    return (out, yaw, pitch) if with_pose else out
 
 
-# What a turn still does to the measures of a neutral face, in the frontal head frame:
-# dlib's 2-D points on the far side of a turned face shift (the brows' outer ends, the lower
-# lids, the lips' outline) and the mesh's depth takes off only part of it (bench/au_pose.py:
-# without what follows, FER2013's neutral faces past 30 degrees read AU02 +0.5 and AU06/AU07
-# +0.5 above the frontal ones).  So the neutral reference follows the yaw: each measure's
-# drift, fitted on the neutral faces as b1 |yaw| / YAW_UNIT + b2 (|yaw| / YAW_UNIT)^2 (a
-# Huber-weighted least-squares fit, so the odd failed fit does not steer it), is taken off
-# before the baseline; beyond YAW_MAX, where few faces were fitted, it stays at YAW_MAX's.  Neutral faces that hardly turn (fewer
-# than YAW_MIN_TURNED of them YAW_TURNED degrees or more) say nothing about it: no drift.
+# What a turn or a nod still does to the measures of a neutral face, in the frontal head
+# frame: dlib's 2-D points on the far side of a turned face shift (the brows' outer ends,
+# the lower lids, the lips' outline), on a nodded face the nose base and nostrils are seen
+# from below or above, and the mesh's depth takes off only part of it (bench/au_pose.py:
+# without what follows, FER2013's neutral faces past 30 degrees of yaw read AU02 +0.5 and
+# AU06/AU07 +0.5 above the frontal ones, those nodded 15 degrees or more read AU09 +-1.0 and
+# AU05 +0.8 / -1.1).  So the neutral reference follows the pose: each measure's drift is
+# fitted on the neutral faces (a Huber-weighted least-squares fit, so the odd failed fit does
+# not steer it) and taken off before the baseline.
+# * Yaw: b1 |yaw| / YAW_UNIT + b2 (|yaw| / YAW_UNIT)^2; beyond YAW_MAX, where few faces were
+#   fitted, it stays at YAW_MAX's.  Neutral faces that hardly turn (fewer than YAW_MIN_TURNED
+#   of them YAW_TURNED degrees or more) say nothing about it: no drift.
+# * Pitch: one slope for the chin lifted and one for it lowered, counted from PITCH_DEAD
+#   degrees off the neutral faces' median pitch, held beyond PITCH_MAX.  Within PITCH_DEAD
+#   nothing is taken off: the pitch of the fit moves by 1-3 degrees when the brows or the
+#   upper lip move (the eye corners and nose base move with them in dlib's fit), and a
+#   correction there would pass every such movement on to AU09 and AU05, whose drift with
+#   the pitch is the largest; it cannot tell a small nod from a face's build either.
 YAW_UNIT, YAW_MAX = 30.0, 45.0
 YAW_TURNED, YAW_MIN_TURNED = 15.0, 100
+PITCH_DEAD, PITCH_UNIT, PITCH_MAX = 10.0, 10.0, 30.0
 
 
 def yaw_terms(yaw: np.ndarray) -> np.ndarray:
@@ -201,15 +214,27 @@ def yaw_terms(yaw: np.ndarray) -> np.ndarray:
     return np.stack([a, a * a], axis=-1)
 
 
-def fit_yaw_drift(measures: np.ndarray, yaw: np.ndarray, iterations: int = 5) -> np.ndarray:
-    """(2, n_AUs): each measure's drift per ``yaw_terms`` on neutral faces (intercept
-    fitted alongside and dropped), by iteratively reweighted least squares with Huber
-    weights (residuals over 1.5 robust spreads weigh less); zeros when too few of the
-    faces are turned (YAW_MIN_TURNED)."""
+def pitch_terms(pitch: np.ndarray, center: float = 0.0) -> np.ndarray:
+    """(N,) pitch in degrees -> (N, 2) the terms of a measure's drift with the nod:
+    how far past PITCH_DEAD the chin is lifted, and lowered, from ``center``."""
+    d = np.asarray(pitch, np.float64) - center
+    span = PITCH_MAX - PITCH_DEAD
+    return np.stack([np.clip(d - PITCH_DEAD, 0.0, span), np.clip(-d - PITCH_DEAD, 0.0, span)], axis=-1) / PITCH_UNIT
+
+
+def fit_pose_drift(measures: np.ndarray, yaw: np.ndarray, pitch: np.ndarray, pitch_center: float = 0.0,
+                   iterations: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """((2, n_AUs), (2, n_AUs)): each measure's drift per ``yaw_terms`` and per
+    ``pitch_terms`` on neutral faces, fitted together (intercept alongside, dropped)
+    by iteratively reweighted least squares with Huber weights (residuals over 1.5
+    robust spreads weigh less); zeros for a pose too few of the faces take
+    (YAW_MIN_TURNED faces turned YAW_TURNED degrees or more; as many nodded past
+    PITCH_DEAD on each side)."""
     m = np.asarray(measures, np.float64)
-    if np.sum(np.abs(yaw) >= YAW_TURNED) < YAW_MIN_TURNED:
-        return np.zeros((2, m.shape[1]))
-    x = np.hstack([np.ones((len(m), 1)), yaw_terms(yaw)])
+    terms = [yaw_terms(yaw), pitch_terms(pitch, pitch_center)]
+    used = [np.sum(np.abs(yaw) >= YAW_TURNED) >= YAW_MIN_TURNED,
+            min(np.sum(terms[1] > 0, axis=0)) >= YAW_MIN_TURNED]
+    x = np.hstack([np.ones((len(m), 1))] + [t for t, u in zip(terms, used) if u])
     coef = np.linalg.lstsq(x, m, rcond=None)[0]
     for _ in range(iterations):
         r = m - x @ coef
@@ -217,7 +242,11 @@ def fit_yaw_drift(measures: np.ndarray, yaw: np.ndarray, iterations: int = 5) ->
         w = np.sqrt(np.minimum(1.0, 1.5 / np.maximum(np.abs(r) / spread, 1e-12)))
         coef = np.stack([np.linalg.lstsq(x * w[:, j:j + 1], m[:, j] * w[:, j], rcond=None)[0]
                          for j in range(m.shape[1])], axis=1)
-    return coef[1:]
+    out, k = [], 1
+    for u in used:
+        out.append(coef[k:k + 2] if u else np.zeros((2, m.shape[1])))
+        k += 2 * u
+    return out[0], out[1]
 
 
 def reference_face(points: np.ndarray, iterations: int = 3) -> np.ndarray:
@@ -250,29 +279,42 @@ class PoseFreeAUEstimator(AUEstimator):
     SHAPE = (68, 3)
     MEASURES = MEASURES
     MEASURE_UNIT = ("canonical px of the frontal head frame given by `reference`, less a neutral face's "
-                    "drift with the yaw (`yaw_drift` times aus3d.yaw_terms)")
+                    "drift with the yaw (`yaw_drift` times aus3d.yaw_terms) and the pitch (`pitch_drift` "
+                    "times aus3d.pitch_terms from `pitch_center`)")
     JSON_INDENT = None
 
     def _fit_frame(self, points):
         self.reference_ = reference_face(points)
-        frontal, yaw = frontalize(points, self.reference_, with_yaw=True)
-        self.yaw_drift_ = fit_yaw_drift(measures_v2(frontal), yaw)
+        frontal, yaw, pitch = frontalize(points, self.reference_, with_pose=True)
+        self.pitch_center_ = float(np.median(pitch))
+        self.yaw_drift_, self.pitch_drift_ = fit_pose_drift(measures_v2(frontal), yaw, pitch, self.pitch_center_)
 
     def _measures(self, points):
-        frontal, yaw = frontalize(points, self.reference_, with_yaw=True)
-        drift = getattr(self, "yaw_drift_", None)      # a baseline saved before session 19 has none
-        return measures_v2(frontal) - (0.0 if drift is None else yaw_terms(yaw) @ drift)
+        frontal, yaw, pitch = frontalize(points, self.reference_, with_pose=True)
+        m = measures_v2(frontal)
+        # a baseline saved before session 19 has no yaw drift, before session 20 no pitch drift
+        if getattr(self, "yaw_drift_", None) is not None:
+            m = m - yaw_terms(yaw) @ self.yaw_drift_
+        if getattr(self, "pitch_drift_", None) is not None:
+            m = m - pitch_terms(pitch, self.pitch_center_) @ self.pitch_drift_
+        return m
 
     def _state(self) -> dict:
         d = super()._state()
         if getattr(self, "yaw_drift_", None) is not None:
             d["yaw_drift"] = self.yaw_drift_.round(6).tolist()
+        if getattr(self, "pitch_drift_", None) is not None:
+            d["pitch_center"] = round(self.pitch_center_, 4)
+            d["pitch_drift"] = self.pitch_drift_.round(6).tolist()
         return d
 
     def _set_state(self, d: dict) -> None:
         super()._set_state(d)
         if "yaw_drift" in d:
             self.yaw_drift_ = np.asarray(d["yaw_drift"], np.float64)
+        if "pitch_drift" in d:
+            self.pitch_center_ = float(d["pitch_center"])
+            self.pitch_drift_ = np.asarray(d["pitch_drift"], np.float64)
 
 
 def depth_68(mesh: np.ndarray) -> np.ndarray:

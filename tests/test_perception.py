@@ -461,6 +461,41 @@ def test_the_neutral_reference_follows_the_yaw(neutral3d):
     assert not PoseFreeAUEstimator().fit(neutral3d).yaw_drift_.any()
 
 
+def _rot_x(deg):
+    t = math.radians(deg)
+    return np.array([[1, 0, 0], [0, math.cos(t), -math.sin(t)], [0, math.sin(t), math.cos(t)]])
+
+
+def test_the_neutral_reference_follows_a_nod_past_the_dead_zone(neutral3d):
+    """Neutral faces whose nostril wings read higher or lower as the head nods past
+    PITCH_DEAD (as dlib's nose points do on a real nodded face): fitted on them, a nodded
+    neutral face reads AU09 as the frontal one does; within PITCH_DEAD nothing is taken off,
+    so the 1-3 degrees an expression moves the fit's pitch cannot pass on to AU09."""
+    from fer_au.aus3d import PITCH_DEAD, PoseFreeAUEstimator, frontalize
+    rng = np.random.default_rng(2)
+    i9 = AU_CODES.index("AU09")
+
+    def nodded(face, deg, drift_px_per_deg=0.1):
+        f = face.copy()
+        f[31:36, 1] -= drift_px_per_deg * np.sign(deg) * max(abs(deg) - PITCH_DEAD, 0.0)
+        return (f - f.mean(0)) @ _rot_x(deg).T * 3.1 + np.array([200.0, 150.0, 0.0])
+
+    pitches = rng.uniform(-30, 30, 600)
+    est = PoseFreeAUEstimator().fit(np.stack([nodded(neutral3d[i % 300], d) for i, d in enumerate(pitches)]))
+    # the pitch is counted from the neutral faces' median (the reference face's own tilt is arbitrary)
+    assert abs(frontalize(nodded(neutral3d[0], 0.0)[None], est.reference_, with_pose=True)[2][0]
+               - est.pitch_center_) < 2
+    front = est.signed_z(nodded(neutral3d[0], 0.0))[i9]
+    for deg in (-25, 25):
+        assert abs(est.signed_z(nodded(neutral3d[0], deg))[i9] - front) < 0.3
+    within = est.signed_z(nodded(neutral3d[0], PITCH_DEAD - 3))
+    drift = est.pitch_drift_.copy()
+    est.pitch_drift_ = np.zeros_like(drift)
+    assert np.allclose(est.signed_z(nodded(neutral3d[0], PITCH_DEAD - 3)), within)   # nothing taken off there
+    assert max(abs(est.signed_z(nodded(neutral3d[0], d))[i9] - front) for d in (-25, 25)) > 1
+    assert not PoseFreeAUEstimator().fit(neutral3d).pitch_drift_.any()            # faces that do not nod
+
+
 def test_posefree_estimator_roundtrip(neutral3d, tmp_path):
     from fer_au.aus3d import PoseFreeAUEstimator
     est = PoseFreeAUEstimator().fit(neutral3d)
