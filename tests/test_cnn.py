@@ -278,3 +278,19 @@ def test_second_view_batches_mix_both_views():
     with pytest.raises(ValueError, match="second_view has shape"):
         tcnn.train_cnn(x, y, x[:8], y[:8], "/nonexistent/never-made", epochs=1, verbose=0,
                        second_view=second[:10])
+
+
+def test_mixup_batches_blend_faces_and_targets_alike():
+    """With ``mixup`` each face is a blend of two of the batch and its target the same
+    blend of theirs: half the faces black (class 0), half white (class 1), so a face's
+    brightness says how much of class 1 its target must hold."""
+    x = np.where((np.arange(64) % 2 == 1)[:, None, None], 255, 0).astype(np.uint8) * np.ones((1, 48, 48), np.uint8)
+    y = np.arange(64) % 2
+    plain_x, plain_y = next(tcnn._batches(x, y, 64, 7, seed=0))
+    assert set(np.unique(plain_y)) == {0.0, 1.0}
+    xb, yb = next(tcnn._batches(x, y, 64, 7, seed=0, mixup=0.4))
+    assert np.allclose(yb.sum(1), 1) and np.allclose(yb[:, 2:], 0)
+    mixed = (yb[:, 1] > 0.05) & (yb[:, 1] < 0.95)
+    assert mixed.sum() > 16                                # Beta(0.4, 0.4) blends most pairs of unlike faces
+    share = np.median(xb[..., 0], axis=(1, 2)) / 255.0     # erased patches aside, the blend of the two
+    assert np.corrcoef(share, yb[:, 1])[0, 1] > 0.95

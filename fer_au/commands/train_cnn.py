@@ -48,6 +48,9 @@ def add_parser(tsub):
                    help="which PublicTest accuracy picks the best epoch: FER2013's labels (default), "
                         "FER+'s majority labels (for a model trained on the votes), FER2013's labels "
                         "on the re-cut faces (--aligned), or the mean of the plain and re-cut ones")
+    p.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
+                   help="blend pairs of training faces and their targets by a share drawn from "
+                        "Beta(ALPHA, ALPHA) (mixup; 0.2 is usual; default 0 = off)")
     p.add_argument("--seed", type=int, default=0)
     return p
 
@@ -81,6 +84,8 @@ def run(args) -> int:
     from ..training.cnn import analyzer_view, ferplus_targets, train_cnn
 
     widths = _widths(args.widths)
+    if args.mixup < 0:
+        raise SystemExit(f"error: --mixup must be >= 0, got {args.mixup}")
     if not 0.0 <= args.ferplus_weight <= 1.0:
         raise SystemExit(f"error: --ferplus-weight must be in [0, 1], got {args.ferplus_weight}")
     ds = load_fer2013(args.data, ferplus=args.ferplus)
@@ -109,7 +114,7 @@ def run(args) -> int:
                       batch_size=args.batch_size, lr=args.lr, resume=not args.fresh,
                       seed=args.seed, max_hours=args.max_hours, init=args.init,
                       widths=widths, verbose=1, also_score=also, photometric=args.photometric,
-                      select=select, second_view=second_view)
+                      select=select, second_view=second_view, mixup=args.mixup)
     if state["epoch"] < args.epochs:
         print(f"stopped at epoch {state['epoch']}/{args.epochs}; run the same command to resume")
         return 0

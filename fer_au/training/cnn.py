@@ -62,10 +62,12 @@ def photometric_batch(images: np.ndarray, rng: np.random.Generator) -> np.ndarra
 
 
 def _batches(images, labels, batch_size, n_classes, seed, photometric: bool = False,
-             second_view=None):
+             second_view=None, mixup: float = 0.0):
     """An endless stream of augmented, shuffled batches: one-hot for class codes,
     as given for (N, n_classes) soft targets (a teacher's probabilities, FER+ votes).
-    With ``second_view`` each face drawn is taken from it or from ``images`` at random."""
+    With ``second_view`` each face drawn is taken from it or from ``images`` at random.
+    With ``mixup`` > 0 each face is blended with another of its batch, images and
+    targets alike, by a share drawn from Beta(mixup, mixup) (Zhang et al. 2018)."""
     rng = np.random.default_rng(seed)
     n = len(images)
     while True:
@@ -81,6 +83,11 @@ def _batches(images, labels, batch_size, n_classes, seed, photometric: bool = Fa
             x = x[..., None].astype("float32")
             y = (labels[idx].astype("float32") if labels.ndim == 2
                  else np.eye(n_classes, dtype="float32")[labels[idx]])
+            if mixup > 0:
+                lam = rng.beta(mixup, mixup, len(idx)).astype("float32")
+                other = rng.permutation(len(idx))
+                x = lam[:, None, None, None] * x + (1 - lam[:, None, None, None]) * x[other]
+                y = lam[:, None] * y + (1 - lam[:, None]) * y[other]
             yield x, y
 
 
@@ -88,7 +95,7 @@ def train_cnn(x_train, y_train, x_val, y_val, out_dir, *, epochs: int = 30, batc
               lr: float = 1e-3, n_classes: int = 7, resume: bool = True, seed: int = 0,
               max_hours: float | None = None, init=None, widths=None, depths=None,
               verbose: int = 1, also_score: dict | None = None, photometric: bool = False,
-              select=None, second_view=None):
+              select=None, second_view=None, mixup: float = 0.0):
     """Train (or resume training of) the CNN; returns the training history dict.
 
     ``y_train`` holds class codes, or (N, n_classes) soft targets, rows of
@@ -112,6 +119,7 @@ def train_cnn(x_train, y_train, x_val, y_val, out_dir, *, epochs: int = 30, batc
     ``photometric`` adds :func:`photometric_batch` to the augmentation.  ``second_view``
     (same shape as ``x_train``: the same faces seen another way, e.g.
     :func:`analyzer_view`) is drawn from in place of ``x_train`` for half the faces.
+    ``mixup`` (Beta's parameter; 0 = off) blends pairs of training faces and their targets.
     """
     keras = _keras()
     chosen_keys = _selection_keys(select, also_score)
@@ -193,7 +201,8 @@ def train_cnn(x_train, y_train, x_val, y_val, out_dir, *, epochs: int = 30, batc
         # start-up and tear-down most epochs on this CPU.
         stream = _batches(np.asarray(x_train), np.asarray(y_train), batch_size, n_classes,
                           seed + state["epoch"], photometric=photometric,
-                          second_view=None if second_view is None else np.asarray(second_view))
+                          second_view=None if second_view is None else np.asarray(second_view),
+                          mixup=mixup)
         model.fit(stream, steps_per_epoch=steps, epochs=epochs, initial_epoch=state["epoch"],
                   shuffle=False, callbacks=[EpochEnd()], verbose=verbose)
     return state
