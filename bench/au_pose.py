@@ -119,5 +119,6 @@ def main():
         print("\n".join(rows))
         print(f"  largest change from the median-pitch faces' mean: {largest_change(diffs, AU_CODES)}")
 
+
 if __name__ == "__main__":
     main()
