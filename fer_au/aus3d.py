@@ -191,9 +191,10 @@ def frontalize(points: np.ndarray, reference: np.ndarray, with_pose: bool = Fals
 # from below or above, and the mesh's depth takes off only part of it (bench/au_pose.py:
 # without what follows, FER2013's neutral faces past 30 degrees of yaw read AU02 +0.5 and
 # AU06/AU07 +0.5 above the frontal ones, those nodded 15 degrees or more AU09 +-1.0 and AU05
-# +0.8 / -1.1 neutral spreads; a synthetic nod of real photos moves them alike).  So the neutral reference follows the pose: each measure's drift is
-# fitted on the neutral faces (a Huber-weighted least-squares fit, so the odd failed fit does
-# not steer it) and taken off before the baseline.
+# +0.8 / -1.1 neutral spreads; a synthetic nod of real photos moves them alike).  So the
+# neutral reference follows the pose: each measure's drift is fitted on the neutral faces (a
+# Huber-weighted least-squares fit, so the odd failed fit does not steer it) and taken off
+# before the baseline.
 # * Yaw: b1 |yaw| / YAW_UNIT + b2 (|yaw| / YAW_UNIT)^2; beyond YAW_MAX, where few faces were
 #   fitted, it stays at YAW_MAX's.  Neutral faces that hardly turn (fewer than YAW_MIN_TURNED
 #   of them YAW_TURNED degrees or more) say nothing about it: no drift.
