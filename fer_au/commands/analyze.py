@@ -9,7 +9,8 @@ def add_model_options(p, *, detect_every_default: int = 1) -> None:
     g = p.add_argument_group("models")
     g.add_argument("--detector", choices=["blazeface", "hog", "haar"], default="blazeface",
                    help="face detector: MediaPipe's BlazeFace (default: finds faces with dark glasses, a "
-                        "hand over them, turned towards profile, grey or low-contrast; bench/detection.py), "
+                        "hand over them, turned towards profile, grey or low-contrast; its short-range model "
+                        "looks again for large turned faces; bench/detection.py), "
                         "dlib's frontal HOG detector, or OpenCV's Haar cascade (more false alarms)")
     g.add_argument("--landmarks", choices=["hybrid", "mesh", "dlib"], default="hybrid",
                    help="'hybrid' (default): dlib's 68 points, which follow small movements closely, with "
