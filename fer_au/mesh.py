@@ -208,17 +208,20 @@ class BlazeFace:
         ``tiles`` overrides the detector's own for this call."""
         return self.detect_full_rgb(_rgb(image), tiles)
 
-    def detect_full_rgb(self, rgb: np.ndarray, tiles: int | None = None, only: int | None = None) -> list[dict]:
+    def detect_full_rgb(self, rgb: np.ndarray, tiles: int | None = None, only: int | None = None,
+                        views: list | None = None, tile_keep=None) -> list[dict]:
         """As ``detect_full`` for an image already in RGB (skips the conversion).  ``only``:
-        search that one tile of the grid (1, 2, ... in ``views``' order), not the whole image."""
+        search that one tile of the grid (1, 2, ... in ``views``' order), not the whole image.
+        ``views``: search these (x0, y0, side) squares instead, the whole image first;
+        ``tile_keep``: which faces a tile keeps (default ``_whole_small_faces``)."""
         h, w = rgb.shape[:2]
         rows, scores = [], []
-        for k, (x0, y0, side) in enumerate(self.views(rgb.shape, tiles)):
+        for k, (x0, y0, side) in enumerate(views or self.views(rgb.shape, tiles)):
             if only is not None and k != only:
                 continue
             r, sc = self._pass(rgb, x0, y0, side)
             if k:       # a tile: only the small faces it is there for, whole in the tile
-                keep = _whole_small_faces(r, x0, y0, side, w, h)
+                keep = (tile_keep or _whole_small_faces)(r, x0, y0, side, w, h)
                 r, sc = r[keep], sc[keep]
             rows.append(r)
             scores.append(sc)
@@ -289,10 +292,16 @@ def _whole_small_faces(rows: np.ndarray, x0: int, y0: int, side: int, w: int, h:
     lying wholly inside it (edges that are the image's own edges do not count)."""
     x_lo, y_lo, x_hi, y_hi = rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3]
     small = np.maximum(x_hi - x_lo, y_hi - y_lo) <= min(TILE_MAX_FACE * max(w, h), TILE_MAX_SHARE * side)
+    return small & whole_faces(rows, x0, y0, side, w, h)
+
+
+def whole_faces(rows: np.ndarray, x0: int, y0: int, side: int, w: int, h: int) -> np.ndarray:
+    """Which detections of a tile lie wholly inside it, whatever their size (edges that are
+    the image's own edges do not count)."""
+    x_lo, y_lo, x_hi, y_hi = rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3]
     m = TILE_EDGE * side
-    inside = ((x_lo >= x0 + m) | (x0 <= 0)) & ((y_lo >= y0 + m) | (y0 <= 0)) \
-        & ((x_hi <= x0 + side - m) | (x0 + side >= w)) & ((y_hi <= y0 + side - m) | (y0 + side >= h))
-    return small & inside
+    return (((x_lo >= x0 + m) | (x0 <= 0)) & ((y_lo >= y0 + m) | (y0 <= 0))
+            & ((x_hi <= x0 + side - m) | (x0 + side >= w)) & ((y_hi <= y0 + side - m) | (y0 + side >= h)))
 
 
 # ---------------------------------------------------------------------------

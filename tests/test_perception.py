@@ -168,6 +168,24 @@ def test_the_short_range_look_finds_large_turned_faces(fer, monkeypatch):
         monkeypatch.setattr(faces, "SHORT_LOOK", True)
 
 
+def test_a_photos_search_shows_the_short_range_model_smaller_views(fer, monkeypatch):
+    """A turned face of a fifth of a 1280x960 photo is too small for the short-range model's
+    view of the whole photo; a photo's search also shows it views of 0.4 of the longer side,
+    half a view apart (faces.SHORT_TILES), where it is found. A video frame's whole-frame
+    pass does not take them (a frame's budget)."""
+    from fer_au import faces
+    from fer_au.analyzer import FaceAnalyzer
+    an = FaceAnalyzer(emotion_model=None, au_model=None, aus=False)
+    frame = np.full((960, 1280), 128, np.uint8)
+    frame[300:556, 400:656] = cv2.resize(fer.images[30090], (256, 256), interpolation=cv2.INTER_CUBIC)
+    bgr = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+    (box, score), = an.detect_photo(bgr)
+    assert _centre_close(box, (400, 300, 256, 256), 60) and 150 < box[2] < 300 and score > 0.5
+    assert an.detect(bgr, 0) == []
+    monkeypatch.setattr(faces, "SHORT_TILES", False)
+    assert an.detect_photo(bgr) == []
+
+
 def test_a_face_that_fills_the_frame_is_one_face_not_two_halves(monkeypatch):
     """A close-up (Hopper's face cut at its dlib box, brows and chin at the edges, 256 px):
     BlazeFace alone takes each half of the face for a face; its look at a padded copy finds
