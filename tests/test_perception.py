@@ -168,6 +168,24 @@ def test_the_short_range_look_finds_large_turned_faces(fer, monkeypatch):
         monkeypatch.setattr(faces, "SHORT_LOOK", True)
 
 
+def test_the_short_range_model_draws_a_face_as_the_full_range_model_does():
+    """Its boxes, redrawn by faces.SHORT_TO_FULL, match the full-range model's box of the same
+    face (portraits cut with 2.6 face widths of room, where both models see it), so the
+    landmarker and the FaceRect* columns get the same box whichever model found the face."""
+    from fer_au.faces import FaceDetector
+    from fer_au.mesh import _rgb
+    from fer_au.tracking import iou
+    det = FaceDetector("blazeface")
+    for path, (x, y, w, _) in (("samples/hopper.jpg", (221, 139, 187, 187)),
+                               ("samples/astronaut.jpg", (253, 150, 156, 156))):
+        n = int(2.6 * w)
+        x0, y0 = max(0, x + w // 2 - n // 2), max(0, y + w // 2 - n // 2)
+        rgb = _rgb(cv2.imread(path)[y0:y0 + n, x0:x0 + n])
+        full = max(det._blaze.detect_full_rgb(rgb, 0), key=lambda d: d["score"])
+        (short,) = det._short_look(rgb, [])
+        assert iou(tuple(full["box"]), tuple(short["box"])) > 0.85
+
+
 def test_a_photos_search_shows_the_short_range_model_smaller_views(fer, monkeypatch):
     """A turned face of a fifth of a 1280x960 photo is too small for the short-range model's
     view of the whole photo; a photo's search also shows it views of 0.4 of the longer side,
