@@ -274,15 +274,9 @@ class FaceDetector:
 def _half_step_views(shape, share: float) -> list[tuple[int, int, int]]:
     """Square views (x0, y0, side) of ``share`` of the image's longer side, half a side apart,
     so every face up to half a view's side lies wholly inside one of them."""
-    h, w = shape[:2]
-    side = int(round(share * max(h, w)))
-
-    def starts(dim):
-        if dim <= side:
-            return [0]
-        n = int(np.ceil((dim - side) / (side / 2))) + 1
-        return [round(i * (dim - side) / (n - 1)) for i in range(n)]
-    return [(x, y, side) for y in starts(h) for x in starts(w)]
+    from .mesh import square_views
+    side = int(round(share * max(shape[:2])))
+    return square_views(shape, side, side / 2)
 
 
 def _one_per_face(found: list, accept=None) -> list:

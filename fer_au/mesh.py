@@ -193,13 +193,7 @@ class BlazeFace:
         out = [(0, 0, side)]
         for grid in ([MID_TILES] if tiles > MID_TILES else []) + ([tiles] if tiles > 1 else []):
             t = min(int(math.ceil(1.25 * side / grid)), side)   # 25 % overlap
-
-            def starts(dim):
-                if dim <= t:
-                    return [0]
-                n = int(math.ceil((dim - t) / (0.8 * t))) + 1
-                return [round(i * (dim - t) / (n - 1)) for i in range(n)]
-            out += [(x, y, t) for y in starts(h) for x in starts(w)]
+            out += square_views(shape, t, 0.8 * t)
         return out
 
     def detect_full(self, image: np.ndarray, tiles: int | None = None) -> list[dict]:
@@ -265,6 +259,19 @@ MID_TILES = 3
 # NMS averaged that box into the face's (84 px off).  2x2 and 3x3 grids are unchanged.
 TILE_MAX_SHARE = TILE_MAX_FACE * MID_TILES / 1.25
 TILE_EDGE = 0.02         # of the tile's side: a box this close to an inner tile edge is cut
+
+
+def square_views(shape, side: int, step: float) -> list[tuple[int, int, int]]:
+    """Square views (x0, y0, side) covering an image of ``shape``, row by row, at most ``step``
+    apart and spread evenly so the last one ends at the image's edge."""
+    h, w = shape[:2]
+
+    def starts(dim):
+        if dim <= side:
+            return [0]
+        n = int(math.ceil((dim - side) / step)) + 1
+        return [round(i * (dim - side) / (n - 1)) for i in range(n)]
+    return [(x, y, side) for y in starts(h) for x in starts(w)]
 
 
 def _drop_inner(faces: list) -> list:
