@@ -264,6 +264,24 @@ def test_best_epoch_chosen_on_a_named_score(tmp_path, tiny):
     assert state["best_val_accuracy"] == pytest.approx(max(means))
 
 
+def test_keep_last_ships_the_last_epoch_whatever_the_scores(tmp_path, tiny):
+    """A run that trains on its validation faces (``train cnn --train-on Training+PublicTest``)
+    cannot choose an epoch on them: best.keras is the last epoch's weights and the state
+    records the last epoch's score, even where an earlier one scored higher."""
+    x, y = tiny
+    state = tcnn.train_cnn(x, y, x[:14], y[:14], tmp_path / "run", epochs=3, batch_size=16,
+                           widths=(4, 8, 8, 16), depths=(1, 1, 2, 2), verbose=0, keep="last")
+    assert state["best_val_accuracy"] == state["history"][-1]["val_accuracy"]
+    saved = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert saved["best_val_accuracy"] == state["history"][-1]["val_accuracy"]
+    keras = tcnn._keras()
+    best = keras.saving.load_model(tmp_path / "run" / "best.keras", compile=False).get_weights()
+    last = keras.saving.load_model(tmp_path / "run" / "last.keras", compile=False).get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(best, last))
+    with pytest.raises(ValueError, match="keep must be"):
+        tcnn.train_cnn(x, y, x[:14], y[:14], tmp_path / "run2", epochs=1, verbose=0, keep="first")
+
+
 def test_second_view_batches_mix_both_views():
     """With ``second_view`` about half the faces of a batch come from it, each with its
     own label (the views are the same faces in the same order)."""

@@ -95,7 +95,7 @@ def train_cnn(x_train, y_train, x_val, y_val, out_dir, *, epochs: int = 30, batc
               lr: float = 1e-3, n_classes: int = 7, resume: bool = True, seed: int = 0,
               max_hours: float | None = None, init=None, widths=None, depths=None,
               verbose: int = 1, also_score: dict | None = None, photometric: bool = False,
-              select=None, second_view=None, mixup: float = 0.0):
+              select=None, second_view=None, mixup: float = 0.0, keep: str = "best"):
     """Train (or resume training of) the CNN; returns the training history dict.
 
     ``y_train`` holds class codes, or (N, n_classes) soft targets, rows of
@@ -120,8 +120,12 @@ def train_cnn(x_train, y_train, x_val, y_val, out_dir, *, epochs: int = 30, batc
     (same shape as ``x_train``: the same faces seen another way, e.g.
     :func:`analyzer_view`) is drawn from in place of ``x_train`` for half the faces.
     ``mixup`` (Beta's parameter; 0 = off) blends pairs of training faces and their targets.
+    ``keep="last"`` makes best.keras the last epoch's weights whatever the scores say: for a
+    run whose validation faces are also trained on, where no epoch can be chosen on them.
     """
     keras = _keras()
+    if keep not in ("best", "last"):
+        raise ValueError(f"keep must be 'best' or 'last', got {keep!r}")
     chosen_keys = _selection_keys(select, also_score)
     if second_view is not None and np.shape(second_view) != np.shape(x_train):
         raise ValueError(f"second_view has shape {np.shape(second_view)}, x_train {np.shape(x_train)}")
@@ -186,7 +190,7 @@ def train_cnn(x_train, y_train, x_val, y_val, out_dir, *, epochs: int = 30, batc
                 record[f"val_accuracy_{name}"] = self.accuracy(x, y)
             state["history"].append(record)
             chosen = float(np.mean([record[k] for k in chosen_keys]))
-            if chosen > state["best_val_accuracy"]:
+            if chosen > state["best_val_accuracy"] or keep == "last":
                 state["best_val_accuracy"] = chosen
                 self.model.save(best)
             self.model.save(last)
