@@ -188,10 +188,16 @@ def photo_crop(img: np.ndarray, box, source: str, margin: float = 1.9) -> FaceCr
     x, y, w, h = box
     side = int(round(margin * max(w, h)))
     x0, y0 = int(round(x + w / 2 - side / 2)), int(round(y + h / 2 + 0.1 * h - side / 2))
-    pad = cv2.copyMakeBorder(img, side, side, side, side, cv2.BORDER_REPLICATE)
-    patch = pad[y0 + side:y0 + 2 * side, x0 + side:x0 + 2 * side].copy()
+    patch = _square_cut(img, x0, y0, side).copy()
     alpha = _ellipse_alpha(side, side / 2, side / 2, 0.46 * side, 0.5 * side)
     return FaceCrop(patch, alpha, (x - x0, y - y0, w, h), source)
+
+
+def _square_cut(img: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
+    """The ``side``-px square of ``img`` from (x0, y0); what lies outside the image
+    repeats its edge pixels (a view of a padded copy)."""
+    pad = cv2.copyMakeBorder(img, side, side, side, side, cv2.BORDER_REPLICATE)
+    return pad[y0 + side:y0 + 2 * side, x0 + side:x0 + 2 * side]
 
 
 def fer_crop(img48: np.ndarray, source: str) -> FaceCrop:
@@ -535,9 +541,7 @@ def _closeup(rng, fer_crops: list) -> tuple:
         room = rng.uniform(1.0, 1.6) * w
         cx, cy = x + w / 2, y + h / 2 + 0.05 * h
         x0, y0 = int(round(cx - room / 2)), int(round(cy - room / 2))
-        n = int(round(room))
-        pad = cv2.copyMakeBorder(photo, n, n, n, n, cv2.BORDER_REPLICATE)
-        src = pad[y0 + n:y0 + 2 * n, x0 + n:x0 + 2 * n]
+        src = _square_cut(photo, x0, y0, int(round(room)))
         bx, by, bw, bh = x - x0, y - y0, w, h
     if tall:           # 3:4 upright: the same face with room added above and below
         extra = src.shape[0] // 6
