@@ -45,12 +45,13 @@ def test_shipped_model_matches_its_card(name, fer):
 
 def test_the_ferplus_cnn_is_what_its_card_says():
     """cnn_ferplus ships by name only: trained on FER+'s votes alone, far better than the
-    default on FER+'s labels and above published single models (~85 %, VGG13), below issue
-    14's FER2013 floor for a new default (72 %), which is why cnn stays the default."""
+    default on FER+'s labels, above published single models (~85 %, VGG13) and issue 14's
+    aim (87 %), below issue 14's FER2013 floor for a new default (72 %), which is why cnn
+    stays the default."""
     if not {"cnn", "cnn_ferplus"} <= set(STORED):
         pytest.skip("the CNNs' figures are not stored")
     cnn, fp = STORED["cnn"], STORED["cnn_ferplus"]
-    assert fp["ferplus"]["fer8"]["accuracy"] >= 0.86
+    assert fp["ferplus"]["fer8"]["accuracy"] >= 0.87
     assert fp["ferplus"]["fer8"]["accuracy"] > cnn["ferplus"]["fer8"]["accuracy"] + 0.10
     assert fp["fer7"]["accuracy"] < 0.72 <= STORED["cnn_keras"]["fer7"]["accuracy"]
 
