@@ -267,7 +267,7 @@ def test_best_epoch_chosen_on_a_named_score(tmp_path, tiny):
 def test_keep_last_ships_the_last_epoch_whatever_the_scores(tmp_path, tiny):
     """A run that trains on its validation faces (``train cnn --train-on Training+PublicTest``)
     cannot choose an epoch on them: best.keras is the last epoch's weights and the state
-    records the last epoch's score, even where an earlier one scored higher."""
+    records the last epoch's score, whatever the earlier epochs scored."""
     x, y = tiny
     state = tcnn.train_cnn(x, y, x[:14], y[:14], tmp_path / "run", epochs=3, batch_size=16,
                            widths=(4, 8, 8, 16), depths=(1, 1, 2, 2), verbose=0, keep="last")
